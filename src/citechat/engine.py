@@ -1,0 +1,73 @@
+"""Wires settings, models, store, retriever and answerer together. One `Engine` per process; thread-safe asks."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Iterable
+
+from .answering import Answer, Answerer, ExtractiveAnswerer
+from .config import Settings
+from .embedding import Embedder, make_embedder
+from .indexing import IngestReport, Indexer
+from .retrieval import OnnxCrossEncoder, Retriever
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+class QuestionError(ValueError):
+    """The question itself is unusable (empty, too long); the message says what to do."""
+
+
+class Engine:
+    """The citechat engine: ingest articles and answer questions with citations."""
+
+    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
+                 encoder: OnnxCrossEncoder | None = None, create: bool = True) -> None:
+        self.settings = settings or Settings()
+        self.embedder = embedder or make_embedder(self.settings.embedder)
+        self.store = Store(self.settings, self.embedder.name, create=create)
+        self.retriever = Retriever(self.settings, self.store, self.embedder, encoder)
+        self.answerer: Answerer = ExtractiveAnswerer(self.settings.answer)
+        self._ingest_lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        """Load models and BM25 now rather than on the first question."""
+        self.retriever.warm_up()
+        self.retriever.retrieve("warm up")
+
+    def ingest(self, paths: Iterable[Path] | None = None, progress: bool = True) -> IngestReport:
+        paths = list(paths) if paths else [Path(self.settings.data_dir)]
+        with self._ingest_lock:
+            return Indexer(self.settings, self.store, self.embedder).ingest(paths, progress=progress)
+
+    def remove(self, source: str) -> bool:
+        with self._ingest_lock:
+            return Indexer(self.settings, self.store, self.embedder).remove(source)
+
+    def validate_question(self, question: str) -> str:
+        q = (question or "").strip()
+        if not q:
+            raise QuestionError("The question is empty. Type a question about the articles.")
+        limit = self.settings.answer.max_question_chars
+        if len(q) > limit:
+            raise QuestionError(
+                f"The question is {len(q):,} characters long; the limit is {limit:,}. Ask a shorter question."
+            )
+        return q
+
+    def ask(self, question: str) -> Answer:
+        q = self.validate_question(question)
+        t0 = time.perf_counter()
+        retrieved = self.retriever.retrieve(q)
+        t1 = time.perf_counter()
+        answer = self.answerer.answer(q, retrieved)
+        t2 = time.perf_counter()
+        answer.timings_ms["answer"] = (t2 - t1) * 1000
+        answer.timings_ms["total"] = (t2 - t0) * 1000
+        log.info("ask: answerable=%s citations=%d total_ms=%.0f", answer.answerable, len(answer.citations),
+                 answer.timings_ms["total"])
+        return answer

