@@ -157,7 +157,8 @@ class ExtractiveAnswerer(Answerer):
     def __init__(self, settings: AnswerSettings) -> None:
         self.s = settings
 
-    def _score(self, q: QuestionInfo, n: NodeWithScore, penalty: float) -> _Scored:
+    def _score(self, q: QuestionInfo, n: NodeWithScore, penalty: float, xl_penalty: float = 0.0,
+               article_tokens: set[str] | None = None) -> _Scored:
         sc = scores_of(n)
         text = n.node.get_content()
         type_ok = True
@@ -169,16 +170,22 @@ class ExtractiveAnswerer(Answerer):
             logit = sc["rerank"]
             return _Scored(n, logit, "ce", type_ok and logit >= self.s.min_rerank_logit + penalty)
         dense = sc.get("dense", 0.0)
-        shared = q.anchors & set(tokenize(text))
-        ok = type_ok and bool(shared) and dense >= self.s.min_dense_crosslingual + penalty * self.s.dense_per_logit
+        # Routing needs positive evidence: a name/number/word of the question in the sentence or its article.
+        shared = q.anchors & (set(tokenize(text)) | (article_tokens or set()))
+        ok = type_ok and bool(shared) and dense >= self.s.min_dense_crosslingual + xl_penalty * self.s.dense_per_logit
         return _Scored(n, dense, "xl", ok)
 
     def answer(self, question: str, retrieved: RetrievalResult) -> Answer:
         q = analyse_question(question)
+        # Unknown names weigh against English sentences; against Chinese sentences only unknown Chinese words do
+        # (an English word like "School" cannot occur in a Chinese article).
         penalty = self.s.unknown_term_penalty if retrieved.unknown_terms else 0.0
-        scored = [self._score(q, n, penalty) for n in retrieved.nodes]
+        cjk_unknown = any(is_cjk(t) for t in retrieved.unknown_terms)
+        xl_penalty = self.s.unknown_term_penalty if cjk_unknown else 0.0
+        scored = [self._score(q, n, penalty, xl_penalty, retrieved.article_tokens(n.node.metadata.get("source", "")))
+                  for n in retrieved.nodes]
         if q.wants_outlet or q.wants_pubdate:
-            meta = self._metadata_answer(q, retrieved, scored, penalty)
+            meta = self._metadata_answer(q, retrieved, scored, penalty, xl_penalty)
             if meta is not None:
                 return meta
         chosen = self._choose(scored)
@@ -207,7 +214,7 @@ class ExtractiveAnswerer(Answerer):
         return [_citation(i + 1, s.node, s.support) for i, s in enumerate(ranked[: self.s.closest_matches])]
 
     def _metadata_answer(self, q: QuestionInfo, retrieved: RetrievalResult, scored: list[_Scored],
-                         penalty: float) -> Answer | None:
+                         penalty: float, xl_penalty: float) -> Answer | None:
         """Answer "which newspaper / when published" from the byline or dateline of the best-matching article."""
         by_article: dict[str, float] = {}
         topic_ok: dict[str, bool] = {}
@@ -215,12 +222,13 @@ class ExtractiveAnswerer(Answerer):
             src = s.node.node.metadata.get("source", "")
             by_article[src] = by_article.get(src, 0.0) + scores_of(s.node).get("rrf", 0.0)
             good = (s.kind == "ce" and s.support >= self.s.min_topic_logit + penalty) or \
-                   (s.kind == "xl" and s.support >= self.s.min_dense_crosslingual + penalty * self.s.dense_per_logit)
+                   (s.kind == "xl" and s.support >= self.s.min_dense_crosslingual + xl_penalty * self.s.dense_per_logit)
             topic_ok[src] = topic_ok.get(src, False) or good
         if not by_article:
             return None
         source = max(by_article, key=by_article.get)
-        if not topic_ok.get(source):
+        named = bool(q.anchors & retrieved.article_tokens(source)) and not retrieved.unknown_terms
+        if not (topic_ok.get(source) or named):
             return None
         meta, text = retrieved.article(source)
         value = meta.get("outlet" if q.wants_outlet else "date")

@@ -25,7 +25,7 @@ _CJK_END = "。！？!?；…"
 _CLOSERS = "\"'”’」』）)】]"
 # Candidate boundary: terminal punctuation (plus closing quotes/brackets).
 _BOUNDARY = re.compile(rf"([.!?;。！？；]|…{{1,2}}|\.{{3}})[{re.escape(_CLOSERS)}]*")
-_MAX_SENTENCE = 400  # longer sentences are split again at ; , or ，
+_MAX_SENTENCE = 600  # longer sentences are split again at ; , or ，
 # Chinese packs far more into a character, and long Chinese sentences chain many clauses: anything longer than
 # _CJK_MAX is cut at clause punctuation into pieces of at most _CJK_PIECE characters. Embeddings of a clause
 # match a question much better than those of a 200-character sentence.

@@ -24,7 +24,16 @@ class RetrievalSettings(BaseModel):
     bm25_top_k: int = Field(12, ge=1, description="Sentences taken from BM25 per question.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
     rerank_top_n: int = Field(
-        6, ge=1, description="Fused candidates scored by the cross-encoder (it costs ~10-20 ms each on 2 cores)."
+        10, ge=1, description="Fused candidates scored by the cross-encoder (it costs ~10-20 ms each on 2 cores)."
+    )
+    rerank_first_round: int = Field(
+        5, ge=1, description="Candidates reranked first; the rest are reranked only if none is a confident match."
+    )
+    rerank_confident_logit: float = Field(
+        6.0, description="A first-round logit at or above this ends reranking early."
+    )
+    rerank_max_tokens: int = Field(
+        160, ge=32, description="Question+sentence tokens the cross-encoder reads (longer sentences are truncated)."
     )
     reranker: str = Field(
         "ms-marco-minilm",
@@ -35,10 +44,10 @@ class RetrievalSettings(BaseModel):
 class AnswerSettings(BaseModel):
     # Calibrated on the dev set by `citechat calibrate`; see docs/retrieval.md.
     min_rerank_logit: float = Field(
-        2.0, description="Cross-encoder logit an English sentence needs to be cited (below: abstain)."
+        2.65, description="Cross-encoder logit an English sentence needs to be cited (below: abstain)."
     )
     min_dense_crosslingual: float = Field(
-        0.35, description="Dense cosine a sentence needs when the cross-encoder cannot judge it (other language)."
+        0.275, description="Dense cosine a sentence needs when the cross-encoder cannot judge it (other language)."
     )
     dense_per_logit: float = Field(
         0.02, description="Dense-cosine equivalent of one logit, to apply margins and penalties to dense scores."

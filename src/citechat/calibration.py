@@ -1,0 +1,79 @@
+"""`citechat calibrate`: measure the scores that decide answer-or-abstain, and suggest cut-offs.
+
+For every question of the given sets it records the best cross-encoder logit and the best cross-language dense
+score among sentences that pass the type and anchor checks, split by whether the question is answerable.
+A cut-off is suggested midway between the highest unanswerable and the lowest answerable score when they
+separate; otherwise at the value that makes the fewest mistakes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .answering import ExtractiveAnswerer, analyse_question
+from .evaluation import read_cases
+
+
+def _best(scores: list[tuple[float, bool]]) -> float | None:
+    vals = [s for s, ok in scores if ok]
+    return max(vals) if vals else None
+
+
+def suggest(pos: list[float], neg: list[float]) -> float | None:
+    if not pos:
+        return None
+    if not neg:
+        return min(pos) - 0.5
+    if min(pos) > max(neg):
+        return (min(pos) + max(neg)) / 2
+    cands = sorted(set(pos + neg))
+    return min(cands, key=lambda t: sum(p < t for p in pos) + sum(n >= t for n in neg))
+
+
+def calibrate(engine: Any, files: list[Path]) -> str:
+    s = engine.settings.answer.model_copy()
+    s.min_rerank_logit = -1e9
+    s.min_dense_crosslingual = -1e9
+    probe = ExtractiveAnswerer(s)
+    engine.warm_up()
+    rows = []
+    ce_pos, ce_neg, xl_pos, xl_neg = [], [], [], []
+    for f in files:
+        for case in read_cases(f):
+            q = analyse_question(case.question)
+            r = engine.retriever.retrieve(case.question)
+            scored = [probe._score(q, n, 0.0, 0.0, r.article_tokens(n.node.metadata.get('source', ''))) for n in r.nodes]
+            def is_gold(sc) -> bool:
+                return bool(case.evidence) and case.evidence.lower() in sc.node.node.get_content().lower()
+            ce = _best([(x.support, x.ok) for x in scored if x.kind == "ce"])
+            xl = _best([(x.support, x.ok) for x in scored if x.kind == "xl"])
+            gold_ce = _best([(x.support, x.ok) for x in scored if x.kind == "ce" and is_gold(x)])
+            gold_xl = _best([(x.support, x.ok) for x in scored if x.kind == "xl" and is_gold(x)])
+            if case.answers:
+                if gold_ce is not None:
+                    ce_pos.append(gold_ce)
+                elif gold_xl is not None:
+                    xl_pos.append(gold_xl)
+            else:
+                if ce is not None:
+                    ce_neg.append(ce)
+                if xl is not None:
+                    xl_neg.append(xl)
+            rows.append(f"{case.id:>5} {'ans' if case.answers else 'UNANS':5} best_ce={_f(ce)} gold_ce={_f(gold_ce)} "
+                        f"best_xl={_f(xl)} gold_xl={_f(gold_xl)} unknown={r.unknown_terms} {case.question[:60]}")
+    out = rows + [
+        "",
+        f"cross-encoder logit: answerable gold {sorted(round(x, 2) for x in ce_pos)}",
+        f"                     unanswerable best {sorted(round(x, 2) for x in ce_neg)}",
+        f"  suggested min_rerank_logit = {_f(suggest(ce_pos, ce_neg))} (configured {engine.settings.answer.min_rerank_logit})",
+        f"cross-language dense: answerable gold {sorted(round(x, 3) for x in xl_pos)}",
+        f"                      unanswerable best {sorted(round(x, 3) for x in xl_neg)}",
+        f"  suggested min_dense_crosslingual = {_f(suggest(xl_pos, xl_neg), 3)} "
+        f"(configured {engine.settings.answer.min_dense_crosslingual})",
+    ]
+    return "\n".join(out)
+
+
+def _f(v: float | None, nd: int = 2) -> str:
+    return "-" if v is None else f"{v:.{nd}f}"

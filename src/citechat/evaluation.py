@@ -1,0 +1,152 @@
+"""`citechat eval`: score a question set (dev.jsonl format) for answers, abstention, citations and speed."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from .answering import Answer
+
+
+@dataclass
+class EvalCase:
+    id: str
+    question: str
+    answers: list[str]
+    source: str | None
+    evidence: str | None
+    kind: str = ""
+
+
+@dataclass
+class EvalResult:
+    n_answerable: int = 0
+    n_unanswerable: int = 0
+    correct_answers: int = 0
+    correct_abstentions: int = 0
+    citation_hits: int = 0
+    unfaithful_citations: int = 0
+    cited_lengths: list[int] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+    stage_ms: dict[str, list[float]] = field(default_factory=dict)
+    misses: list[str] = field(default_factory=list)
+    by_kind: dict[str, list[int]] = field(default_factory=dict)
+
+    def metrics(self) -> dict[str, Any]:
+        def pct(values: list[float], p: float) -> float:
+            if not values:
+                return 0.0
+            s = sorted(values)
+            return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+        return {
+            "answer_accuracy": self.correct_answers / self.n_answerable if self.n_answerable else None,
+            "abstention_accuracy": self.correct_abstentions / self.n_unanswerable if self.n_unanswerable else None,
+            "citation_hit_rate": self.citation_hits / self.n_answerable if self.n_answerable else None,
+            "unfaithful_citations": self.unfaithful_citations,
+            "median_cited_chars": statistics.median(self.cited_lengths) if self.cited_lengths else 0,
+            "latency_p50_ms": pct(self.latencies_ms, 50),
+            "latency_p95_ms": pct(self.latencies_ms, 95),
+            "stage_p50_ms": {k: round(pct(v, 50), 1) for k, v in self.stage_ms.items()},
+            "by_kind": {k: f"{v[0]}/{v[1]}" for k, v in sorted(self.by_kind.items())},
+            "questions": self.n_answerable + self.n_unanswerable,
+        }
+
+
+def read_cases(path: Path) -> list[EvalCase]:
+    cases = []
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}:{i}: not valid JSON ({e.msg})") from e
+        if "question" not in d:
+            raise ValueError(f"{path}:{i}: missing the 'question' field")
+        cases.append(EvalCase(id=str(d.get("id", i)), question=d["question"], answers=list(d.get("answers") or []),
+                              source=d.get("source"), evidence=d.get("evidence"), kind=d.get("kind", "")))
+    return cases
+
+
+def answer_is_correct(case: EvalCase, ans: Answer) -> bool:
+    if not case.answers:
+        return not ans.answerable
+    return ans.answerable and any(a.lower() in ans.answer.lower() for a in case.answers)
+
+
+def citation_hit(case: EvalCase, ans: Answer) -> bool:
+    if not case.evidence:
+        return False
+    return any(c.source == case.source and case.evidence.lower() in c.text.lower() for c in ans.citations)
+
+
+def evaluate(engine: Any, cases: Iterable[EvalCase], warm: bool = True) -> tuple[EvalResult, list[Answer]]:
+    """Run every case through `engine.ask` and score it. Models are warmed first so latency is warm latency."""
+    if warm:
+        engine.warm_up()
+    res = EvalResult()
+    answers: list[Answer] = []
+    texts: dict[str, str] = {}
+    for case in cases:
+        t0 = time.perf_counter()
+        ans = engine.ask(case.question)
+        res.latencies_ms.append((time.perf_counter() - t0) * 1000)
+        ans.id = case.id
+        answers.append(ans)
+        for k, v in ans.timings_ms.items():
+            res.stage_ms.setdefault(k, []).append(v)
+        ok = answer_is_correct(case, ans)
+        kind = res.by_kind.setdefault(case.kind or ("unanswerable" if not case.answers else "answerable"), [0, 0])
+        kind[1] += 1
+        kind[0] += int(ok)
+        for c in ans.citations:
+            res.cited_lengths.append(len(c.text))
+            if c.source not in texts:
+                texts[c.source] = engine.store.article_text(c.source) or ""
+            if texts[c.source][c.start: c.end] != c.text:
+                res.unfaithful_citations += 1
+                res.misses.append(f"{case.id}: citation [{c.n}] text is not at {c.source}[{c.start}:{c.end}]")
+        if case.answers:
+            res.n_answerable += 1
+            res.correct_answers += int(ok)
+            hit = citation_hit(case, ans)
+            res.citation_hits += int(hit)
+            if not ok or not hit:
+                what = "wrong answer" if not ok else "answer right, citation misses the evidence"
+                res.misses.append(f"{case.id} ({case.kind}): {what}: {case.question!r} -> {ans.answer[:160]!r}")
+        else:
+            res.n_unanswerable += 1
+            res.correct_abstentions += int(ok)
+            if not ok:
+                res.misses.append(f"{case.id} (unanswerable): answered {case.question!r} -> {ans.answer[:160]!r}")
+    return res, answers
+
+
+def format_report(res: EvalResult, path: str) -> str:
+    m = res.metrics()
+
+    def f(v: Any) -> str:
+        return "n/a" if v is None else f"{v:.3f}"
+
+    lines = [
+        f"eval of {path}: {m['questions']} questions ({res.n_answerable} answerable, {res.n_unanswerable} unanswerable)",
+        f"  answer accuracy      {f(m['answer_accuracy'])}  ({res.correct_answers}/{res.n_answerable})",
+        f"  abstention accuracy  {f(m['abstention_accuracy'])}  ({res.correct_abstentions}/{res.n_unanswerable})",
+        f"  citation hit rate    {f(m['citation_hit_rate'])}  ({res.citation_hits}/{res.n_answerable})",
+        f"  unfaithful citations {m['unfaithful_citations']}",
+        f"  median cited passage {m['median_cited_chars']:.0f} chars",
+        f"  latency p50 / p95    {m['latency_p50_ms']:.0f} / {m['latency_p95_ms']:.0f} ms (warm)",
+        "  stage p50 (ms)       " + ", ".join(f"{k} {v:.0f}" for k, v in m["stage_p50_ms"].items()),
+        "  by kind              " + ", ".join(f"{k} {v}" for k, v in m["by_kind"].items()),
+    ]
+    if res.misses:
+        lines.append("misses:")
+        lines += [f"  - {x}" for x in res.misses]
+    else:
+        lines.append("misses: none")
+    return "\n".join(lines)
