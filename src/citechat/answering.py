@@ -1,8 +1,8 @@
 """Answerers. The extractive answerer quotes the best supporting sentences with [n] markers, or abstains.
 
 Decision rules (thresholds live in `AnswerSettings`, calibrated with `citechat calibrate`, see docs/retrieval.md):
-- An English sentence for an English question is supported when its cross-encoder logit clears
-  `min_rerank_logit`.
+- An English sentence for an English question is supported when its cross-encoder logit plus a bonus for the
+  share of question words it contains clears `min_support`.
 - Where the cross-encoder can't judge (Chinese question or Chinese sentence) a sentence is supported when its
   dense cosine clears `min_dense_crosslingual` *and* it shares an anchor with the question: a name (also as
   pinyin), a number, or a Chinese word.
@@ -22,7 +22,7 @@ from typing import Any
 from llama_index.core.schema import NodeWithScore
 
 from .config import AnswerSettings
-from .language import is_cjk, proper_terms, tokenize
+from .language import is_cjk, proper_terms, to_simplified, tokenize
 from .retrieval import RetrievalResult, scores_of
 
 CANNOT_ANSWER = "The articles don't contain the answer to this question."
@@ -98,6 +98,11 @@ _NUMBER_IN_TEXT = re.compile(
 )
 
 
+_ZH_UNITS = "個个人次元萬万億亿冊册家所座名位件項项天年月日噸吨米畝亩戶户台輛辆條条棟栋間间份歲岁倍"
+_ZH_COUNT_UNIT = re.compile(rf"(?:多少|幾|几)([{_ZH_UNITS}])")
+_ZH_NUMBER = "0-9零一二三四五六七八九十百千萬万億亿兩两.,"
+
+
 @dataclass
 class QuestionInfo:
     text: str
@@ -107,6 +112,8 @@ class QuestionInfo:
     wants_outlet: bool
     wants_pubdate: bool
     anchors: set[str]
+    content_tokens: set[str]
+    zh_unit: str | None = None  # "多少冊" -> "册": the answer must be a number followed by this measure word
 
 
 def analyse_question(question: str) -> QuestionInfo:
@@ -121,6 +128,8 @@ def analyse_question(question: str) -> QuestionInfo:
         wants_outlet=wants_outlet,
         wants_pubdate=wants_pubdate,
         anchors=_anchors(q),
+        content_tokens=set(tokenize(q)) - _WH_WORDS,
+        zh_unit=(m.group(1) if (m := _ZH_COUNT_UNIT.search(to_simplified(q))) else None),
     )
 
 
@@ -139,6 +148,17 @@ _COMMON_LONG = frozenset(
     "district city county province committee party secretary meeting conference project projects development "
     "government municipal mayor director newspaper article question report people".split()
 )
+
+
+_WH_WORDS = frozenset("who whom whose what when where which why how many much".split())
+
+
+def coverage(q: QuestionInfo, text: str) -> float:
+    """Share of the question's content words that occur in `text`."""
+    words = q.content_tokens
+    if not words:
+        return 0.0
+    return len(words & set(tokenize(text))) / len(words)
 
 
 # --- extractive answerer ---------------------------------------------------------------------------
@@ -166,9 +186,11 @@ class ExtractiveAnswerer(Answerer):
             type_ok = False
         if q.wants_number and not _NUMBER_IN_TEXT.search(text):
             type_ok = False
+        if q.zh_unit and is_cjk(text) and not re.search(rf"[{_ZH_NUMBER}]\s*{q.zh_unit}", to_simplified(text)):
+            type_ok = False
         if "rerank" in sc:
-            logit = sc["rerank"]
-            return _Scored(n, logit, "ce", type_ok and logit >= self.s.min_rerank_logit + penalty)
+            support = sc["rerank"] + self.s.coverage_weight * coverage(q, text)
+            return _Scored(n, support, "ce", type_ok and support >= self.s.min_support + penalty)
         dense = sc.get("dense", 0.0)
         # Routing needs positive evidence: a name/number/word of the question in the sentence or its article.
         shared = q.anchors & (set(tokenize(text)) | (article_tokens or set()))

@@ -25,15 +25,22 @@ def suggest(pos: list[float], neg: list[float]) -> float | None:
         return None
     if not neg:
         return min(pos) - 0.5
-    if min(pos) > max(neg):
-        return (min(pos) + max(neg)) / 2
-    cands = sorted(set(pos + neg))
-    return min(cands, key=lambda t: sum(p < t for p in pos) + sum(n >= t for n in neg))
+    values = sorted(set(pos + neg))
+    # Candidate cut-offs: midway between neighbouring observed scores. Fewest mistakes wins; ties go to the
+    # widest gap (the most robust cut).
+    best = None
+    for lo, hi in zip(values, values[1:]):
+        t = (lo + hi) / 2
+        errors = sum(p < t for p in pos) + sum(n >= t for n in neg)
+        key = (errors, -(hi - lo))
+        if best is None or key < best[0]:
+            best = (key, t)
+    return best[1] if best else None
 
 
 def calibrate(engine: Any, files: list[Path]) -> str:
     s = engine.settings.answer.model_copy()
-    s.min_rerank_logit = -1e9
+    s.min_support = -1e9
     s.min_dense_crosslingual = -1e9
     probe = ExtractiveAnswerer(s)
     engine.warm_up()
@@ -64,9 +71,9 @@ def calibrate(engine: Any, files: list[Path]) -> str:
                         f"best_xl={_f(xl)} gold_xl={_f(gold_xl)} unknown={r.unknown_terms} {case.question[:60]}")
     out = rows + [
         "",
-        f"cross-encoder logit: answerable gold {sorted(round(x, 2) for x in ce_pos)}",
+        f"support (logit + coverage): answerable gold {sorted(round(x, 2) for x in ce_pos)}",
         f"                     unanswerable best {sorted(round(x, 2) for x in ce_neg)}",
-        f"  suggested min_rerank_logit = {_f(suggest(ce_pos, ce_neg))} (configured {engine.settings.answer.min_rerank_logit})",
+        f"  suggested min_support = {_f(suggest(ce_pos, ce_neg))} (configured {engine.settings.answer.min_support})",
         f"cross-language dense: answerable gold {sorted(round(x, 3) for x in xl_pos)}",
         f"                      unanswerable best {sorted(round(x, 3) for x in xl_neg)}",
         f"  suggested min_dense_crosslingual = {_f(suggest(xl_pos, xl_neg), 3)} "

@@ -43,9 +43,12 @@ class RetrievalSettings(BaseModel):
 
 class AnswerSettings(BaseModel):
     # Calibrated on the dev set by `citechat calibrate`; see docs/retrieval.md.
-    min_rerank_logit: float = Field(
-        2.65, description="Cross-encoder logit an English sentence needs to be cited (below: abstain)."
+    min_support: float = Field(
+        4.15,
+        description="Support an English sentence needs to be cited (below: abstain). Support is the cross-encoder "
+        "logit plus `coverage_weight` times the share of the question's words found in the sentence.",
     )
+    coverage_weight: float = Field(3.0, description="Weight of question-word coverage in a sentence's support.")
     min_dense_crosslingual: float = Field(
         0.275, description="Dense cosine a sentence needs when the cross-encoder cannot judge it (other language)."
     )

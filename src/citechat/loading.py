@@ -130,6 +130,7 @@ def clean_text(raw: str, markdown: bool = False) -> str:
     text = _ZERO_WIDTH.sub("", text)
     text = unicodedata.normalize("NFC", text)
     if markdown:
+        text = "\n".join(line for line in text.split("\n") if not _LINK_LINE.match(line))
         text = _MD_HEADING.sub("", text)
         text = _MD_LINK.sub(r"\1", text)
         text = _MD_EMPH.sub(r"\2", text)
@@ -223,7 +224,14 @@ def extract_title(text: str, fallback: str) -> str:
         line = line.strip()
         if not line or _DATE_ONLY_LINE.match(line) or _DATE_LABEL.match(line) or _SOURCE_LABEL.match(line):
             continue
-        return line[:200]
+        if len(line) <= 150:
+            return line
+        # No headline: use the start of the first sentence.
+        first = re.split(r"(?<=[.!?。！？])", line, maxsplit=1)[0]
+        if len(first) > 100:
+            first = first[:100].rsplit(" ", 1)[0] if " " in first[:100] else first[:100]
+            first += "…"
+        return first
     return fallback
 
 

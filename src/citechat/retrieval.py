@@ -94,6 +94,7 @@ class BM25Retriever(BaseRetriever):
                 return
             import bm25s
 
+            logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets itself to DEBUG on import
             ids, docs, metas = self.store.all_sentences()
             records = list(zip(ids, docs, [m or {} for m in metas]))
             bm25 = None

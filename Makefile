@@ -1,0 +1,35 @@
+# citechat: `make run` starts the web app, `make test` runs every test. Both set everything up from a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: run test install index eval bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# torch is pinned and installed first: pip then takes the local CPU wheel instead of a multi-GB CUDA build.
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+index: install
+	$(VENV)/bin/citechat ingest
+
+run: index
+	$(PY) app.py
+
+test: index
+	$(PY) -m pytest
+
+eval: index
+	$(VENV)/bin/citechat eval evals/dev.jsonl
+
+clean:
+	rm -rf $(VENV) index .pytest_cache tests/artifacts

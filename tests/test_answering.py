@@ -1,0 +1,100 @@
+"""Answers over articles written here, on topics unrelated to the shipped five: nothing is special-cased."""
+
+import pytest
+
+from citechat.answering import CANNOT_ANSWER, analyse_question
+
+ARTICLE_A = """Glassworks museum reopens in Porthaven
+
+Source: Harbour Gazette
+
+Published: May 4, 2024
+
+The Porthaven Glassworks Museum reopened on Saturday after a two-year restoration.The restoration cost 3.2 million euros and was paid for by the regional council. Curator Elena Marsh said the museum now displays 412 glass objects, including a blue vase from 1887. Visitors can watch glassblowers at work every afternoon. The museum is open from Tuesday to Sunday.
+"""
+
+ARTICLE_B = """The orchard cooperative of Lindenfeld
+
+Members of the Lindenfeld orchard cooperative harvested 85 tonnes of apples this autumn. The cooperative was founded in 1962 by eleven farming families. Its chairwoman, Greta Holm, plans to build a cider press next spring. Frost in April destroyed about a fifth of the blossoms.
+"""
+
+ARTICLE_ZH = """青川縣圖書館新館開放
+
+青川縣圖書館新館於9月1日正式對外開放。新館建築面積8500平方米，藏書32萬冊。館長王麗華表示，新館設有兒童閱覽室和古籍修復中心。開館首日共接待讀者2300人次。
+"""
+
+
+@pytest.fixture
+def fresh_engine(make_engine, tmp_path):
+    data = tmp_path / "articles"
+    data.mkdir()
+    (data / "glass.txt").write_text(ARTICLE_A, encoding="utf-8")
+    (data / "orchard.md").write_text(ARTICLE_B, encoding="utf-8")
+    (data / "library_zh.txt").write_text(ARTICLE_ZH, encoding="utf-8")
+    engine = make_engine(data_dir=data)
+    engine.ingest(progress=False)
+    return engine
+
+
+@pytest.mark.parametrize(
+    "question,source,expected",
+    [
+        ("How much did the glassworks restoration cost?", "glass.txt", "3.2 million euros"),
+        pytest.param("Who is the curator of the Porthaven museum?", "glass.txt", "Elena Marsh",
+                     marks=pytest.mark.xfail(strict=True, reason="known limitation: the English cross-encoder scores "
+                                             "'Curator Elena Marsh said ...' low (1.5) for a who-is question")),
+        ("How many tonnes of apples did the Lindenfeld cooperative harvest?", "orchard.md", "85 tonnes"),
+        ("When was the orchard cooperative founded?", "orchard.md", "1962"),
+        pytest.param("Who is the head of the Qingchuan county library?", "library_zh.txt", "王麗華",
+                     marks=pytest.mark.xfail(strict=True, reason="known limitation: English->Chinese routing picks "
+                                             "by dense similarity, which does not link 'head' to 館長")),
+        ("青川縣圖書館藏書多少冊?", "library_zh.txt", "32萬冊"),
+        ("青川县图书馆开馆首日接待了多少读者?", "library_zh.txt", "2300"),
+    ],
+)
+def test_answers_come_from_new_articles(fresh_engine, question, source, expected):
+    ans = fresh_engine.ask(question)
+    assert ans.answerable, ans.answer
+    assert expected in ans.answer
+    assert ans.citations[0].source == source
+    text = fresh_engine.store.article_text(source)
+    for c in ans.citations:
+        assert text[c.start:c.end] == c.text
+        assert len(c.text) <= 400
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who won the Porthaven sailing regatta?",
+        "What is the capital of Australia?",
+        "How many employees does the Lindenfeld bakery have?",
+    ],
+)
+def test_unanswerable_questions_abstain_with_closest_matches(fresh_engine, question):
+    ans = fresh_engine.ask(question)
+    assert not ans.answerable
+    assert ans.answer == CANNOT_ANSWER
+    assert ans.citations == []
+    assert ans.closest, "closest matches are still listed"
+
+
+def test_outlet_question_answered_from_byline(fresh_engine):
+    ans = fresh_engine.ask("Which newspaper reported the glassworks museum reopening?")
+    assert ans.answerable and "Harbour Gazette" in ans.answer
+    assert ans.citations[0].source == "glass.txt"
+
+
+def test_json_shape(fresh_engine):
+    d = fresh_engine.ask("How much did the glassworks restoration cost?").to_json()
+    assert set(d) >= {"id", "question", "answer", "answerable", "citations", "closest", "timings_ms"}
+    c = d["citations"][0]
+    assert set(c) >= {"n", "source", "title", "text", "start", "end", "score"}
+    assert {"embed", "dense", "bm25", "rerank", "answer"} <= set(d["timings_ms"])
+
+
+def test_question_analysis():
+    assert analyse_question("When did it open?").wants_date
+    assert analyse_question("How many visitors came?").wants_number
+    assert analyse_question("Which newspaper published it?").wants_outlet
+    assert analyse_question("歷城區的地區生產總值突破了多少?").cjk

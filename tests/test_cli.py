@@ -1,0 +1,141 @@
+"""The `citechat` command as a user runs it: real subprocesses, real index folders, real models."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ARTICLES, DEV_SET
+
+
+def run(args: list[str], index: Path, data: Path = ARTICLES, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = dict(os.environ, CITECHAT_INDEX_DIR=str(index), CITECHAT_DATA_DIR=str(data))
+    return subprocess.run([sys.executable, "-m", "citechat", *args], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+def no_traceback(p: subprocess.CompletedProcess) -> None:
+    assert "Traceback" not in p.stderr and "Traceback" not in p.stdout
+
+
+@pytest.fixture(scope="module")
+def built_index(tmp_path_factory) -> Path:
+    index = tmp_path_factory.mktemp("cli") / "index"
+    p = run(["ingest", "--no-progress"], index)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.count("added  ") == 5
+    return index
+
+
+def test_reingest_reports_nothing_changed(built_index):
+    p = run(["ingest", "--no-progress"], built_index)
+    assert p.returncode == 0
+    assert "0 added, 0 updated, 0 removed, 5 unchanged" in p.stdout
+    assert "(0 sentences embedded" in p.stdout
+
+
+def test_ask_human_and_json(built_index):
+    p = run(["ask", "Who presented flags in Luohu?"], built_index)
+    assert p.returncode == 0, p.stderr
+    assert "Liu Sheng" in p.stdout and "001_a87b5d3a02c24cc1.txt" in p.stdout
+    p = run(["ask", "--json", "Who presented flags in Luohu?"], built_index)
+    d = json.loads(p.stdout)
+    assert d["answerable"] is True
+    assert d["citations"][0]["source"] == "001_a87b5d3a02c24cc1.txt"
+    assert "Liu Sheng and Vanderfan presented flags" in d["citations"][0]["text"]
+    assert set(d) >= {"id", "question", "answer", "answerable", "citations", "closest", "timings_ms"}
+
+
+def test_ask_jsonl_one_object_per_line_and_bad_lines(built_index, tmp_path):
+    f = tmp_path / "q.jsonl"
+    f.write_text('{"id": "a", "question": "Who presented flags in Luohu?"}\nnot json\n'
+                 '{"id": "b", "question": "What is the capital of France?"}\n{"id": "c", "question": ""}\n',
+                 encoding="utf-8")
+    p = run(["ask", "--jsonl", str(f)], built_index)
+    no_traceback(p)
+    rows = [json.loads(line) for line in p.stdout.splitlines()]
+    assert [r.get("id") for r in rows] == ["a", None, "b", "c"]
+    assert rows[0]["answerable"] and not rows[2]["answerable"]
+    assert "error" in rows[1] and "error" in rows[3]
+    assert p.returncode == 1
+
+
+@pytest.mark.parametrize("question,needle", [("", "empty"), ("   ", "empty"), ("x" * 20000, "limit")])
+def test_bad_questions(built_index, question, needle):
+    p = run(["ask", question], built_index)
+    assert p.returncode == 2
+    assert needle in p.stderr
+    no_traceback(p)
+
+
+def test_missing_index(tmp_path):
+    p = run(["ask", "Who presented flags in Luohu?"], tmp_path / "nothing-here")
+    assert p.returncode == 2
+    assert "No index found" in p.stderr and "citechat ingest" in p.stderr
+    no_traceback(p)
+    assert not (tmp_path / "nothing-here").exists()
+
+
+def test_corrupt_index_then_rebuild(built_index, tmp_path):
+    index = tmp_path / "index"
+    shutil.copytree(built_index, index)
+    (index / "chroma.sqlite3").write_bytes(b"this is not a database" * 100)
+    data = tmp_path / "articles"
+    shutil.copytree(ARTICLES, data)
+    p = run(["ask", "Who presented flags in Luohu?"], index, data)
+    assert p.returncode == 2
+    assert "corrupt" in p.stderr and "citechat index rebuild" in p.stderr and str(index) in p.stderr
+    no_traceback(p)
+    p = run(["index", "rebuild", "--no-progress"], index, data)
+    assert p.returncode == 0, p.stderr
+    assert "5 added" in p.stdout
+    assert sorted(x.name for x in data.iterdir()) == sorted(x.name for x in ARTICLES.iterdir())
+    p = run(["ask", "--json", "Who presented flags in Luohu?"], index, data)
+    assert json.loads(p.stdout)["answerable"]
+
+
+def test_foreign_folder_is_not_touched(tmp_path):
+    index = tmp_path / "notes"
+    index.mkdir()
+    (index / "diary.txt").write_text("my notes", encoding="utf-8")
+    p = run(["ingest", "--no-progress"], index)
+    assert p.returncode == 2
+    assert "not a citechat index" in p.stderr
+    assert (index / "diary.txt").read_text(encoding="utf-8") == "my notes"
+    assert sorted(x.name for x in index.iterdir()) == ["diary.txt"]
+
+
+def test_folder_with_binary_and_non_utf8_files(tmp_path):
+    data = tmp_path / "articles"
+    shutil.copytree(ARTICLES, data)
+    (data / "photo.txt").write_bytes(bytes(range(256)) * 10)
+    (data / "gbk.txt").write_bytes("歷城區舉行表彰大會。".encode("gbk") * 20)
+    (data / "empty.md").write_text("", encoding="utf-8")
+    p = run(["ingest", "--no-progress"], tmp_path / "index", data)
+    no_traceback(p)
+    assert p.returncode == 0
+    for name in ("photo.txt", "gbk.txt", "empty.md"):
+        assert name in p.stderr
+    assert p.stdout.count("added  ") == 5
+    assert "3 skipped" in p.stdout
+
+
+def test_missing_path_and_remove_unknown(built_index, tmp_path):
+    p = run(["ingest", str(tmp_path / "nope")], built_index)
+    assert p.returncode == 2 and "does not exist" in p.stderr
+    p = run(["remove", "not-there.txt"], built_index)
+    assert p.returncode == 2 and "not in the index" in p.stderr
+
+
+def test_eval_command(built_index):
+    p = run(["eval", str(DEV_SET)], built_index)
+    assert p.returncode == 0, p.stderr
+    for label in ("answer accuracy", "abstention accuracy", "citation hit rate", "median cited passage",
+                  "latency p50 / p95", "stage p50", "misses"):
+        assert label in p.stdout

@@ -1,0 +1,40 @@
+"""End to end: the five shipped articles, the real default models, the dev question set."""
+
+from citechat.evaluation import evaluate, read_cases
+
+from conftest import DEV_SET
+
+
+def test_luohu_flags(corpus_engine):
+    ans = corpus_engine.ask("Who presented flags in Luohu?")
+    assert ans.answerable
+    assert "Liu Sheng" in ans.answer and "Vanderfan" in ans.answer
+    c = ans.citations[0]
+    assert c.source == "001_a87b5d3a02c24cc1.txt"
+    assert "presented flags to the 11 leading units" in c.text
+    assert corpus_engine.store.article_text(c.source)[c.start:c.end] == c.text
+
+
+def test_dev_set_quality(corpus_engine):
+    res, answers = evaluate(corpus_engine, read_cases(DEV_SET))
+    m = res.metrics()
+    print(m, res.misses)
+    assert m["abstention_accuracy"] == 1.0, res.misses
+    assert m["answer_accuracy"] >= 0.9, res.misses
+    assert m["citation_hit_rate"] >= 0.9, res.misses
+    assert m["unfaithful_citations"] == 0
+    assert m["median_cited_chars"] <= 300
+    # Every citation is verbatim article text at its offsets.
+    for a in answers:
+        for c in a.citations:
+            assert corpus_engine.store.article_text(c.source)[c.start:c.end] == c.text
+
+
+def test_cross_language_both_ways(corpus_engine):
+    en_to_zh = corpus_engine.ask("On what date did Licheng District hold its commendation conference?")
+    assert en_to_zh.answerable and en_to_zh.citations[0].source == "002_caf90c57427e1964.txt"
+    zh_to_en = corpus_engine.ask("羅湖區委書記是誰?")
+    assert zh_to_en.answerable and zh_to_en.citations[0].source == "001_a87b5d3a02c24cc1.txt"
+    # simplified question, traditional article
+    simp = corpus_engine.ask("历城区的地区生产总值突破了多少?")
+    assert simp.answerable and "千億" in simp.answer

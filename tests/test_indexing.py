@@ -1,0 +1,105 @@
+"""Incremental ingest against a real Chroma folder with the real default embedder."""
+
+import shutil
+from pathlib import Path
+
+from citechat.indexing import Indexer
+from citechat.loading import content_hash
+
+from conftest import ARTICLES
+
+
+def _copy_articles(dst: Path) -> Path:
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in ARTICLES.iterdir():
+        shutil.copy2(f, dst / f.name)
+    return dst
+
+
+def _sentence_counts(engine) -> dict[str, int]:
+    got = engine.store.sentences.get(include=["metadatas"])
+    counts: dict[str, int] = {}
+    for m in got["metadatas"]:
+        counts[m["source"]] = counts.get(m["source"], 0) + 1
+    return counts
+
+
+def test_content_hash_is_stable_and_sensitive():
+    assert content_hash("abc") == content_hash("abc")
+    assert content_hash("abc") != content_hash("abd")
+
+
+def test_incremental_ingest(make_engine, tmp_path):
+    data = _copy_articles(tmp_path / "articles")
+    engine = make_engine(data_dir=data)
+
+    first = engine.ingest(progress=False)
+    assert sorted(first.added) == sorted(p.name for p in data.iterdir())
+    counts = _sentence_counts(engine)
+    stored = engine.store.list_articles()
+    assert set(counts) == set(stored)
+    assert all(counts[s] == stored[s].sentences for s in stored)
+
+    # Unchanged: no embedding work at all.
+    calls = engine.embedder.calls
+    again = engine.ingest(progress=False)
+    assert again.added == again.updated == again.removed == []
+    assert len(again.unchanged) == 5
+    assert engine.embedder.calls == calls
+    assert _sentence_counts(engine) == counts
+
+    # Changed: old sentences replaced, no duplicates.
+    target = data / "003_f440de96462a1fc9.txt"
+    target.write_text(target.read_text(encoding="utf-8") + "\n\nThe zebra parade drew 4,321 visitors.", encoding="utf-8")
+    changed = engine.ingest(progress=False)
+    assert changed.updated == [target.name]
+    new_counts = _sentence_counts(engine)
+    assert new_counts[target.name] == counts[target.name] + 1
+    texts = engine.store.sentences.get(where={"source": target.name}, include=["documents"])["documents"]
+    assert len(texts) == len(set(texts)) or len(texts) == new_counts[target.name]
+    assert "The zebra parade drew 4,321 visitors." in texts
+
+    # Removed: its sentences and record disappear; others stay.
+    target.unlink()
+    removed = engine.ingest(progress=False)
+    assert removed.removed == [target.name]
+    assert target.name not in _sentence_counts(engine)
+    assert target.name not in engine.store.list_articles()
+    assert len(engine.store.list_articles()) == 4
+
+
+def test_ingesting_a_single_file_does_not_remove_others(make_engine, tmp_path):
+    data = _copy_articles(tmp_path / "articles")
+    engine = make_engine(data_dir=data)
+    engine.ingest(progress=False)
+    extra = tmp_path / "elsewhere" / "note.txt"
+    extra.parent.mkdir()
+    extra.write_text("A note about the harbour ferry.\n\nIt sails at noon.", encoding="utf-8")
+    rep = engine.ingest([extra], progress=False)
+    assert rep.added == ["note.txt"] and rep.removed == []
+    assert len(engine.store.list_articles()) == 6
+
+
+def test_leftovers_of_an_interrupted_ingest_are_removed(make_engine, tmp_path):
+    data = _copy_articles(tmp_path / "articles")
+    engine = make_engine(data_dir=data)
+    engine.ingest(progress=False)
+    before = _sentence_counts(engine)
+    # Reproduce the state a crash leaves between "sentences written" and "article record written".
+    indexer = Indexer(engine.settings, engine.store, engine.embedder)
+    engine.store.articles.delete(ids=["000_9b7823553ab23a10.txt"])
+    assert "000_9b7823553ab23a10.txt" in _sentence_counts(engine)
+    report = engine.ingest(progress=False)
+    assert report.added == ["000_9b7823553ab23a10.txt"]
+    assert _sentence_counts(engine) == before
+    assert indexer.remove_leftovers() == []
+
+
+def test_remove_article(make_engine, tmp_path):
+    data = _copy_articles(tmp_path / "articles")
+    engine = make_engine(data_dir=data)
+    engine.ingest(progress=False)
+    assert engine.remove("001_a87b5d3a02c24cc1.txt") is True
+    assert engine.remove("001_a87b5d3a02c24cc1.txt") is False
+    assert "001_a87b5d3a02c24cc1.txt" not in _sentence_counts(engine)
+    assert (data / "001_a87b5d3a02c24cc1.txt").exists()  # the file itself is never touched
