@@ -77,7 +77,7 @@ def calibrate(engine: Any, files: list[Path]) -> str:
         f"cross-language dense: answerable gold {sorted(round(x, 3) for x in xl_pos)}",
         f"                      unanswerable best {sorted(round(x, 3) for x in xl_neg)}",
         f"  suggested min_dense_crosslingual = {_f(suggest(xl_pos, xl_neg), 3)} "
-        f"(configured {engine.settings.answer.min_dense_crosslingual})",
+        f"(configured {engine.answerer.s.min_dense_crosslingual})",
     ]
     return "\n".join(out)
 

@@ -13,6 +13,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SCHEMA_VERSION = 1
 
+# Cross-language cut-offs measured with `citechat calibrate evals/dev.jsonl evals/calibration.jsonl`
+# (docs/retrieval.md). An embedder not listed here gets FALLBACK_DENSE_CUTOFF and a warning to calibrate.
+CALIBRATED_DENSE_CUTOFF = {"use-multilingual": 0.275, "e5-small": 0.851, "minilm": 0.499}
+FALLBACK_DENSE_CUTOFF = 0.5
+
 
 class ChunkingSettings(BaseModel):
     max_sentences_per_chunk: int = Field(3, ge=1, description="Sentences per context chunk shown around a citation.")
@@ -49,8 +54,11 @@ class AnswerSettings(BaseModel):
         "logit plus `coverage_weight` times the share of the question's words found in the sentence.",
     )
     coverage_weight: float = Field(3.0, description="Weight of question-word coverage in a sentence's support.")
-    min_dense_crosslingual: float = Field(
-        0.275, description="Dense cosine a sentence needs when the cross-encoder cannot judge it (other language)."
+    min_dense_crosslingual: float | None = Field(
+        None,
+        description="Dense cosine a sentence needs when the cross-encoder cannot judge it (other language). "
+        "Scores differ per embedder, so the default (None) takes the calibrated value for the configured "
+        "embedder from CALIBRATED_DENSE_CUTOFF.",
     )
     dense_per_logit: float = Field(
         0.02, description="Dense-cosine equivalent of one logit, to apply margins and penalties to dense scores."

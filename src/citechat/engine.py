@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterable
 
 from .answering import Answer, Answerer, ExtractiveAnswerer
-from .config import Settings
+from .config import CALIBRATED_DENSE_CUTOFF, FALLBACK_DENSE_CUTOFF, Settings
 from .embedding import Embedder, make_embedder
 from .indexing import IngestReport, Indexer
 from .retrieval import OnnxCrossEncoder, Retriever
@@ -31,7 +31,14 @@ class Engine:
         self.embedder = embedder or make_embedder(self.settings.embedder)
         self.store = Store(self.settings, self.embedder.name, create=create)
         self.retriever = Retriever(self.settings, self.store, self.embedder, encoder)
-        self.answerer: Answerer = ExtractiveAnswerer(self.settings.answer)
+        answer_settings = self.settings.answer.model_copy()
+        if answer_settings.min_dense_crosslingual is None:
+            name = self.settings.embedder
+            if name not in CALIBRATED_DENSE_CUTOFF:
+                log.warning("no calibrated cross-language cut-off for embedder %r; using %.2f. Run `citechat "
+                            "calibrate` and set CITECHAT_ANSWER__MIN_DENSE_CROSSLINGUAL.", name, FALLBACK_DENSE_CUTOFF)
+            answer_settings.min_dense_crosslingual = CALIBRATED_DENSE_CUTOFF.get(name, FALLBACK_DENSE_CUTOFF)
+        self.answerer: Answerer = ExtractiveAnswerer(answer_settings)
         self._ingest_lock = threading.Lock()
 
     def warm_up(self) -> None:
