@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test install index eval bench clean
+.PHONY: run test install index eval bench clean browser
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,14 @@ index: install
 run: index
 	$(PY) app.py
 
-test: index
+# Browser tests drive Debian's chromium (never a downloaded browser); CJK fonts so Chinese renders.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || ! ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk; \
+	fi
+
+test: index browser
 	$(PY) -m pytest
 
 eval: index

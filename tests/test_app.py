@@ -1,72 +1,75 @@
-"""The web app as `make run` starts it: a real Gradio server in a subprocess, called with gradio_client."""
+"""The `/chat` API with gradio_client against a real app server, and the app's safety defaults."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import ARTICLES, ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from browser_support import AppServer, copy_articles
+from conftest import ARTICLES
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    index = tmp_path_factory.mktemp("app") / "index"
-    port = free_port()
-    env = dict(os.environ, CITECHAT_INDEX_DIR=str(index), CITECHAT_DATA_DIR=str(ARTICLES), CITECHAT_PORT=str(port))
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--ingest"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"app exited: {proc.stdout.read()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise AssertionError("app did not start within 180 s")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("api")
+    srv = AppServer(copy_articles(ARTICLES, root / "articles"), root / "index")
+    yield srv
+    srv.stop()
 
 
-def test_chat_api_answers_with_citations(app_url):
+def test_chat_api_returns_answer_and_structured_citations(server):
     from gradio_client import Client
 
-    client = Client(app_url, verbose=False)
-    out = client.predict("Who presented flags in Luohu?", api_name="/chat")
-    assert "Liu Sheng and Vanderfan presented flags" in out
-    assert "[1]" in out and "Sources" in out and "001" in out
+    out = Client(server.url, verbose=False).predict("Who presented flags in Luohu?", api_name="/chat")
+    assert "Liu Sheng" in out["answer"] and out["answerable"] is True
+    c = out["citations"][0]
+    assert c["source"] == "001_a87b5d3a02c24cc1.txt"
+    assert {"n", "source", "title", "text", "start", "end", "score"} <= set(c)
+    assert "presented flags" in c["text"]
 
 
-def test_chat_api_abstains_and_escapes(app_url):
+def test_chat_api_abstains_and_reports_errors(server):
     from gradio_client import Client
 
-    client = Client(app_url, verbose=False)
+    client = Client(server.url, verbose=False)
     out = client.predict("What is the capital of France?", api_name="/chat")
-    assert "don&#39;t contain" in out or "don't contain" in out
-    assert "Closest matches" in out
-    out = client.predict("<script>alert(1)</script>", api_name="/chat")
-    assert "<script>" not in out
+    assert out["answerable"] is False and out["citations"] == [] and out["closest"]
+    out = client.predict("", api_name="/chat")
+    assert "empty" in out["error"]
+
+
+def test_chat_api_parallel_clients_get_their_own_answers(server):
+    from gradio_client import Client
+
+    questions = {"Who presented flags in Luohu?": "001_a87b5d3a02c24cc1.txt",
+                 "When did Liu Qiang visit Shizhong District?": "003_f440de96462a1fc9.txt",
+                 "Where is Dongliudao station?": "004_cdb4b5fdbd235da2.txt"} 
+
+    def one(q: str) -> tuple[str, dict]:
+        return q, Client(server.url, verbose=False).predict(q, api_name="/chat")
+
+    with ThreadPoolExecutor(6) as pool:
+        for q, out in pool.map(one, list(questions) * 2):
+            assert out["citations"][0]["source"] == questions[q]
+
+
+def test_password_when_configured(tmp_path):
+    from gradio_client import Client
+
+    srv = AppServer(copy_articles(ARTICLES, tmp_path / "articles"), tmp_path / "index",
+                    extra_env={"CITECHAT_AUTH": "reader:s3cret"})
+    try:
+        with pytest.raises(Exception):
+            Client(srv.url, verbose=False).predict("Who presented flags in Luohu?", api_name="/chat")
+        out = Client(srv.url, auth=("reader", "s3cret"), verbose=False).predict("Who presented flags in Luohu?",
+                                                                                api_name="/chat")
+        assert out["answerable"]
+    finally:
+        srv.stop()
 
 
 def test_binds_to_loopback_by_default():
     from citechat.config import Settings
 
     assert Settings().host == "127.0.0.1"
-    assert Path(ROOT / "app.py").exists()

@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     collection: str = Field("citechat", description="Chroma collection name prefix.")
     host: str = Field("127.0.0.1", description="Address the web app binds to.")
     port: int = Field(7860, description="Port of the web app.")
+    auth: str | None = Field(
+        None, description="Optional 'user:password' that the web app asks for (set it before exposing the app)."
+    )
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)

@@ -1,0 +1,197 @@
+"""The Gradio app: Chat (streamed answers, clickable [n] markers, sources panel), Library (list, upload,
+delete) and a `/chat` API for programs."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import gradio as gr
+
+from ..chat import Conversation, append_feedback, ask, feedback_record
+from ..engine import Engine, QuestionError
+from ..library import UploadError, add_upload, delete_article
+from .render import CSS, JS_HEAD, cited_sources, md_esc, message_markdown, panel_html
+
+log = logging.getLogger(__name__)
+
+EXAMPLES = [
+    "Who presented flags in Luohu?",
+    "When did Liu Qiang visit Shizhong District?",
+    "On what date did Licheng District hold its commendation conference?",
+    "歷城區的地區生產總值突破了多少?",
+]
+LIBRARY_COLUMNS = ["File", "Title", "Outlet", "Date", "Chunks", "Sentences"]
+
+
+class AppState:
+    """Per-process helpers shared by all sessions (the engine is thread-safe for questions)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.feedback_path = Path(engine.settings.index_dir) / "feedback.jsonl"
+        self._feedback_lock = threading.Lock()
+
+    def articles_for(self, conv: Conversation) -> dict[str, str]:
+        sources = sorted(set(cited_sources(conv)))
+        return self.engine.store.article_texts(sources)
+
+    def library_rows(self) -> list[list[Any]]:
+        arts = self.engine.store.list_articles()
+        return [[a.source, _clip(a.title, 80), a.outlet, a.date, a.chunks, a.sentences]
+                for a in sorted(arts.values(), key=lambda a: a.source)]
+
+    def record_feedback(self, record: dict[str, Any]) -> None:
+        with self._feedback_lock:
+            append_feedback(self.feedback_path, record)
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _turn_id_of(message: Any) -> str | None:
+    import re
+
+    text = message if isinstance(message, str) else str(message)
+    m = re.search(r"#cite-([0-9a-f]+)-", text)
+    return m.group(1) if m else None
+
+
+def build_app(engine: Engine) -> gr.Blocks:
+    app = AppState(engine)
+
+    def respond(message: str, history: list, conv: Conversation | None) -> Iterator[tuple]:
+        conv = conv or Conversation()
+        history = list(history or [])
+        question = (message or "").strip()
+        history.append({"role": "user", "content": md_esc(question) or "(empty)"})
+        try:
+            turn = ask(engine, conv, message or "")
+        except QuestionError as e:
+            history.append({"role": "assistant", "content": f"⚠️ {md_esc(e)}"})
+            yield history, gr.update(), conv, ""
+            return
+        full = message_markdown(turn)
+        # Stream: the answer text grows word by word; the sources panel arrives with the final chunk.
+        words = full.split(" ")
+        step = max(1, len(words) // 12)
+        history.append({"role": "assistant", "content": ""})
+        shown = 0
+        while shown < len(words):
+            shown = min(len(words), shown + step)
+            history[-1] = {"role": "assistant", "content": " ".join(words[:shown]) if shown < len(words) else full}
+            if shown < len(words):
+                yield history, gr.update(), conv, ""
+                time.sleep(0.015)
+        yield history, panel_html(conv, turn.id, app.articles_for(conv)), conv, ""
+
+    def clear() -> tuple:
+        conv = Conversation()
+        return [], panel_html(conv, None, {}), conv, ""
+
+    def on_like(data: gr.LikeData, conv: Conversation | None) -> None:
+        if conv is None:
+            return
+        turn = conv.get(_turn_id_of(data.value) or "")
+        if turn is None:
+            return
+        liked = data.liked if isinstance(data.liked, bool) else str(data.liked).lower() in ("like", "true", "1")
+        app.record_feedback(feedback_record(turn, liked))
+
+    def on_select(data: gr.SelectData, conv: Conversation | None) -> Any:
+        if conv is None:
+            return gr.update()
+        tid = _turn_id_of(data.value)
+        return panel_html(conv, tid, app.articles_for(conv)) if tid else gr.update()
+
+    def upload(files: list | None, progress: gr.Progress = gr.Progress()) -> tuple:
+        if not files:
+            return gr.update(), "Choose one or more .txt, .md or .html files first."
+        lines = []
+        paths = [Path(f if isinstance(f, str) else f.name) for f in files]
+        for i, p in enumerate(paths):
+            progress((i, len(paths)), desc=f"Indexing {p.name}")
+            try:
+                res = add_upload(engine, p.name, p.read_bytes())
+                lines.append(f"**Added:** {md_esc(res.source)} ({res.status})")
+            except UploadError as e:
+                lines.append(f"**Error:** {md_esc(e)}")
+            except OSError as e:
+                lines.append(f"**Error:** {md_esc(p.name)}: could not be read ({md_esc(e.strerror)})")
+        progress((len(paths), len(paths)), desc="Done")
+        return app.library_rows(), "\n\n".join(lines)
+
+    def delete(source: str | None) -> tuple:
+        if not source:
+            return gr.update(), gr.update(), "Choose an article to delete."
+        try:
+            moved = delete_article(engine, source)
+        except UploadError as e:
+            return app.library_rows(), gr.update(), f"**Error:** {md_esc(e)}"
+        where = f" Its file was moved to `{md_esc(moved)}`." if moved else ""
+        rows = app.library_rows()
+        return rows, gr.update(choices=[r[0] for r in rows], value=None), f"**Deleted:** {md_esc(source)}.{where}"
+
+    def refresh_library() -> tuple:
+        rows = app.library_rows()
+        return rows, gr.update(choices=[r[0] for r in rows])
+
+    def api_chat(message: str) -> dict[str, Any]:
+        """Answer one question. Returns the answer text and its citations (see README: "/chat API")."""
+        try:
+            return engine.ask(message).to_json()
+        except QuestionError as e:
+            return {"question": message, "error": str(e), "answer": "", "answerable": False, "citations": [],
+                    "closest": []}
+
+    with gr.Blocks(title="citechat", analytics_enabled=False) as demo:
+        conv_state = gr.State(None)
+        gr.Markdown("## citechat\nAsk about the news articles. Every answer quotes the sentences it comes from — "
+                    "click a **[n]** to check it. When the articles don't say, citechat says so.")
+        with gr.Tab("Chat"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(elem_id="chat", height=540, sanitize_html=True, label="Chat",
+                                         feedback_options=("Like", "Dislike"), group_consecutive_messages=False)
+                    with gr.Row():
+                        box = gr.Textbox(placeholder="Ask a question about the articles…", show_label=False,
+                                         scale=5, elem_id="question", max_length=engine.settings.answer.max_question_chars)
+                        send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
+                    clear_btn = gr.Button("Clear conversation", elem_id="clear")
+                    gr.Examples(examples=EXAMPLES, inputs=box, label="Try one of these")
+                with gr.Column(scale=2):
+                    gr.Markdown("### Sources")
+                    panel = gr.HTML(panel_html(Conversation(), None, {}), elem_id="sources")
+        with gr.Tab("Library") as lib_tab:
+            table = gr.Dataframe(headers=LIBRARY_COLUMNS, value=app.library_rows, interactive=False,
+                                 elem_id="library-table", wrap=True,
+                                 column_widths=["20%", "40%", "16%", "10%", "7%", "7%"])
+            with gr.Row():
+                files = gr.File(label="Add articles (.txt, .md, .html; up to 5 MB each)", file_count="multiple",
+                                file_types=[".txt", ".md", ".markdown", ".html", ".htm"], elem_id="upload")
+                with gr.Column():
+                    upload_btn = gr.Button("Add to the library", variant="primary", elem_id="upload-button")
+                    choice = gr.Dropdown(label="Article", choices=[r[0] for r in app.library_rows()],
+                                         elem_id="delete-choice")
+                    delete_btn = gr.Button("Delete article", variant="stop", elem_id="delete-button")
+            status = gr.Markdown(elem_id="library-status")
+
+        outputs = [chatbot, panel, conv_state, box]
+        box.submit(respond, [box, chatbot, conv_state], outputs, api_name=False, concurrency_limit=8)
+        send.click(respond, [box, chatbot, conv_state], outputs, api_name=False, concurrency_limit=8)
+        clear_btn.click(clear, None, outputs, api_name=False)
+        chatbot.like(on_like, [conv_state], None, api_name=False)
+        chatbot.select(on_select, [conv_state], panel, api_name=False)
+        upload_btn.click(upload, [files], [table, status], api_name=False, concurrency_limit=1)
+        delete_btn.click(delete, [choice], [table, choice, status], api_name=False, concurrency_limit=1)
+        lib_tab.select(refresh_library, None, [table, choice], api_name=False)
+        gr.api(api_chat, api_name="chat")
+    return demo
+
+
+def launch_kwargs() -> dict[str, Any]:
+    return {"css": CSS, "head": JS_HEAD}

@@ -1,0 +1,186 @@
+"""HTML for the chat: answer messages with [n] markers and the sources panel. Every piece of article or user
+text goes through `esc`/`md_esc`, so markup inside an article is shown as text and never runs."""
+
+from __future__ import annotations
+
+import html
+from typing import Any, Iterable
+
+from ..answering import CANNOT_ANSWER
+from ..chat import Conversation, Turn
+
+NOT_IN_ARTICLES = "Not in the articles."
+_MD_ESCAPES = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'*_`[]#|~\\$"})
+
+
+def esc(text: Any) -> str:
+    """Escape for HTML."""
+    return html.escape(str(text), quote=True)
+
+
+def md_esc(text: Any) -> str:
+    """Escape for the chat's Markdown+HTML renderer (HTML and Markdown syntax both shown literally)."""
+    return str(text).translate(_MD_ESCAPES)
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units (JavaScript string offsets)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def message_markdown(turn: Turn) -> str:
+    """The assistant message: quoted sentences with clickable [n] markers, or the not-in-the-articles notice."""
+    a = turn.answer
+    if not a.get("answerable"):
+        link = f'<a class="cite" href="#cite-{turn.id}-1">closest matches</a>' if a.get("closest") else "closest matches"
+        return f"**{NOT_IN_ARTICLES}** {md_esc(CANNOT_ANSWER)} See the {link} (not citations)."
+    parts = []
+    for c in a.get("citations", []):
+        parts.append(f'{md_esc(c["text"])} <a class="cite" href="#cite-{turn.id}-{c["n"]}">[{c["n"]}]</a>')
+    return " ".join(parts)
+
+
+def _context(text: str, start: int, end: int, width: int = 320) -> tuple[str, str, str]:
+    """The paragraph around [start, end), clipped to `width` characters either side."""
+    p_start = text.rfind("\n", 0, start) + 1
+    p_end = text.find("\n", end)
+    p_end = len(text) if p_end < 0 else p_end
+    a, b = max(p_start, start - width), min(p_end, end + width)
+    before, after = text[a:start], text[end:b]
+    if a > p_start:
+        before = "…" + before[before.find(" ") + 1:] if " " in before[:40] else "…" + before
+    if b < p_end:
+        after = (after[: after.rfind(" ")] if " " in after[-40:] else after) + "…"
+    return before, text[start:end], after
+
+
+def _source_block(turn: Turn, c: dict[str, Any], article: str | None, closest: bool) -> str:
+    meta = " · ".join(esc(x) for x in (c.get("outlet"), c.get("date"), c.get("source")) if x)
+    label = "closest match" if closest else f"[{c['n']}]"
+    if article and article[c["start"]:c["end"]] == c["text"]:
+        before, sent, after = _context(article, c["start"], c["end"])
+    else:
+        before, sent, after = "", c["text"], ""
+    opener = ""
+    if article:
+        s16 = utf16_len(article[: c["start"]])
+        e16 = s16 + utf16_len(c["text"])
+        opener = (f'<button class="open-article" type="button" data-source="{esc(c["source"])}" '
+                  f'data-start="{s16}" data-end="{e16}">Open the whole article at this sentence</button>')
+    cls = "src closest" if closest else "src"
+    return (
+        f'<div class="{cls}" id="src-{turn.id}-{c["n"]}" data-n="{c["n"]}">'
+        f'<div class="src-head"><span class="src-n">{esc(label)}</span> <b class="src-title">{esc(c.get("title", ""))}</b></div>'
+        f'<div class="src-meta">{meta} · score {float(c.get("score", 0)):.2f}</div>'
+        f'<p class="src-ctx">{esc(before)}<mark class="hl">{esc(sent)}</mark>{esc(after)}</p>{opener}</div>'
+    )
+
+
+def panel_html(conv: Conversation, active: str | None, articles: dict[str, str]) -> str:
+    """Sources of every turn (only the active one visible) plus the texts needed to open whole articles."""
+    if not conv.turns:
+        return '<div id="sources-panel"><p class="empty">Sources appear here. Click a [n] marker or an answer to see its sources.</p></div>'
+    active = active or conv.turns[-1].id
+    sections = []
+    for t in conv.turns:
+        a = t.answer
+        hidden = "" if t.id == active else ' style="display:none"'
+        if a.get("answerable"):
+            blocks = [_source_block(t, c, articles.get(c["source"]), False) for c in a.get("citations", [])]
+            head = f'<h4>Sources for: {esc(t.question[:200])}</h4>'
+        else:
+            blocks = [_source_block(t, c, articles.get(c["source"]), True) for c in a.get("closest", [])]
+            head = (f'<h4>{esc(NOT_IN_ARTICLES)} Closest matches for: {esc(t.question[:200])}</h4>'
+                    '<p class="closest-note">These passages are the nearest the articles come. They are not citations '
+                    'and do not answer the question.</p>')
+        sections.append(f'<section class="turn" data-turn="{t.id}"{hidden}>{head}{"".join(blocks)}</section>')
+    texts = "".join(f'<pre class="article-text" hidden data-source="{esc(s)}">{esc(txt)}</pre>'
+                    for s, txt in sorted(articles.items()))
+    viewer = ('<div id="article-viewer" hidden><div class="viewer-bar"><b class="viewer-title"></b>'
+              '<button class="viewer-close" type="button">Close</button></div><div class="viewer-body"></div></div>')
+    return f'<div id="sources-panel">{"".join(sections)}{viewer}{texts}</div>'
+
+
+def cited_sources(conv: Conversation) -> Iterable[str]:
+    for t in conv.turns:
+        for key in ("citations", "closest"):
+            for c in t.answer.get(key, []):
+                yield c["source"]
+
+
+CSS = """
+#sources-panel { max-height: 640px; overflow-y: auto; font-size: 0.95em; }
+#sources-panel .src { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin: 8px 0; }
+#sources-panel .src.closest { border-style: dashed; opacity: 0.9; }
+#sources-panel .src.flash { outline: 3px solid #f59e0b; }
+#sources-panel .src-meta { color: var(--body-text-color-subdued); font-size: 0.85em; margin: 2px 0 6px; }
+#sources-panel mark.hl, #article-viewer mark { background: #fde68a; color: #111; padding: 0 2px; border-radius: 3px; }
+#sources-panel .closest-note { font-style: italic; }
+#sources-panel .open-article { font-size: 0.85em; text-decoration: underline; background: none; border: none; cursor: pointer; padding: 0; color: var(--link-text-color); }
+#article-viewer { border: 2px solid var(--border-color-accent); border-radius: 8px; padding: 8px; margin-top: 10px; }
+#article-viewer .viewer-bar { display: flex; justify-content: space-between; gap: 8px; }
+#article-viewer .viewer-body { white-space: pre-wrap; max-height: 360px; overflow-y: auto; margin-top: 6px; }
+a.cite { font-weight: 600; text-decoration: none; cursor: pointer; }
+"""
+
+JS_HEAD = """
+<script>
+(() => {
+  const panel = () => document.querySelector('#sources-panel');
+  function showTurn(tid) {
+    const p = panel(); if (!p) return null;
+    let found = null;
+    p.querySelectorAll('section.turn').forEach(s => {
+      const on = s.dataset.turn === tid; s.style.display = on ? '' : 'none'; if (on) found = s;
+    });
+    return found;
+  }
+  function showSource(tid, n) {
+    if (!showTurn(tid)) return;
+    const el = document.getElementById('src-' + tid + '-' + n);
+    if (!el) return;
+    el.scrollIntoView({block: 'nearest'});
+    el.classList.add('flash');
+    setTimeout(() => el.classList.remove('flash'), 1600);
+  }
+  function openArticle(source, start, end) {
+    const p = panel(); if (!p) return;
+    const pre = Array.from(p.querySelectorAll('pre.article-text')).find(x => x.dataset.source === source);
+    const viewer = p.querySelector('#article-viewer');
+    if (!pre || !viewer) return;
+    const text = pre.textContent;
+    const mark = document.createElement('mark');
+    mark.id = 'article-highlight';
+    mark.textContent = text.slice(start, end);
+    viewer.querySelector('.viewer-title').textContent = source;
+    viewer.querySelector('.viewer-body').replaceChildren(
+      document.createTextNode(text.slice(0, start)), mark, document.createTextNode(text.slice(end)));
+    viewer.hidden = false;
+    mark.scrollIntoView({block: 'center'});
+  }
+  window.citechat = {showTurn, showSource, openArticle};
+  document.addEventListener('click', (e) => {
+    const t = e.target instanceof Element ? e.target : null;
+    if (!t) return;
+    const cite = t.closest('a.cite');
+    if (cite) {
+      e.preventDefault(); e.stopPropagation();
+      const m = (cite.getAttribute('href') || '').match(/#cite-([0-9a-f]+)-([0-9]+)/);
+      if (m) showSource(m[1], m[2]);
+      return;
+    }
+    const btn = t.closest('button.open-article');
+    if (btn) { openArticle(btn.dataset.source, +btn.dataset.start, +btn.dataset.end); return; }
+    if (t.closest('.viewer-close')) { const v = document.querySelector('#article-viewer'); if (v) v.hidden = true; return; }
+    const src = t.closest('#sources-panel .src');
+    if (src) { const b = src.querySelector('button.open-article'); if (b) b.click(); return; }
+    const msg = t.closest('.message-row, .message');
+    if (msg) {
+      const any = msg.querySelector('a.cite');
+      const m = any && (any.getAttribute('href') || '').match(/#cite-([0-9a-f]+)-/);
+      if (m) showTurn(m[1]);
+    }
+  }, true);
+})();
+</script>
+"""

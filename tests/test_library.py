@@ -1,0 +1,85 @@
+from pathlib import Path
+
+import pytest
+
+from citechat.chat import Conversation, append_feedback, feedback_record, read_feedback
+from citechat.library import UploadError, add_upload, delete_article, safe_filename
+from citechat.ui.render import message_markdown, panel_html
+
+from conftest import ARTICLES
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("../../etc/passwd.txt", "passwd.txt"),
+    ("..\\..\\evil.md", "evil.md"),
+    ("/abs/path/story.html", "story.html"),
+    ("we<ird>|name.txt", "we_ird__name.txt"),
+    (".hidden.txt", "hidden.txt"),
+])
+def test_safe_filename_strips_paths(name, expected):
+    assert safe_filename(name) == expected
+
+
+@pytest.mark.parametrize("name", ["", "..", "...", "../"])
+def test_unusable_names_rejected(name):
+    with pytest.raises(UploadError):
+        safe_filename(name)
+
+
+def test_upload_validation_changes_nothing_on_error(make_engine, tmp_path):
+    data = tmp_path / "articles"
+    data.mkdir()
+    engine = make_engine(data_dir=data)
+    for name, blob, msg in [
+        ("x.pdf", b"%PDF", "unsupported"),
+        ("x.txt", b"\x00\x01" * 100, "binary"),
+        ("x.txt", b"", "empty"),
+        ("x.txt", b"a" * (6 * 1024 * 1024), "limit"),
+    ]:
+        with pytest.raises(UploadError, match=msg):
+            add_upload(engine, name, blob)
+    assert list(data.iterdir()) == []
+    assert engine.store.list_articles() == {}
+
+
+def test_upload_traversal_name_lands_inside_the_article_folder(make_engine, tmp_path):
+    data = tmp_path / "articles"
+    data.mkdir()
+    engine = make_engine(data_dir=data)
+    res = add_upload(engine, "../../outside.txt", b"A safe story.\n\nIt has a second sentence.")
+    assert res.source == "outside.txt" and res.status == "added"
+    assert (data / "outside.txt").exists()
+    assert not (tmp_path / "outside.txt").exists()
+    moved = delete_article(engine, "outside.txt")
+    assert moved is not None and moved.parent == data / ".deleted" and moved.exists()
+    assert "outside.txt" not in engine.store.list_articles()
+
+
+def test_feedback_records_only_what_is_needed(tmp_path, corpus_engine):
+    conv = Conversation()
+    from citechat.chat import ask
+
+    turn = ask(corpus_engine, conv, "Who presented flags in Luohu?")
+    rec = feedback_record(turn, liked=False)
+    assert set(rec) == {"ts", "turn", "liked", "question", "answer", "answerable", "citations"}
+    path = tmp_path / "fb.jsonl"
+    append_feedback(path, rec)
+    append_feedback(path, feedback_record(turn, liked=True))
+    got = read_feedback(path)
+    assert [r["liked"] for r in got] == [False, True]
+    assert got[0]["citations"][0]["source"] == "001_a87b5d3a02c24cc1.txt"
+
+
+def test_rendering_escapes_article_text(corpus_engine):
+    from citechat.answering import Answer, Citation
+
+    conv = Conversation()
+    evil = '<img src=x onerror="alert(1)"> **bold** [link](http://x)'
+    ans = Answer(question="q", answer=evil, answerable=True,
+                 citations=[Citation(n=1, source="a.txt", title="<b>t</b>", text=evil, start=0, end=len(evil), score=1.0)])
+    turn = conv.add("<script>q</script>", ans)
+    md = message_markdown(turn)
+    assert "<img" not in md and "**bold**" not in md and "[link]" not in md
+    html = panel_html(conv, turn.id, {"a.txt": evil + " rest"})
+    assert "<img" not in html and "<b>t</b>" not in html and "<script>q" not in html
+    assert "&lt;img" in html
