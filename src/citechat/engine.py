@@ -6,9 +6,12 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
-from .answering import Answer, Answerer, ExtractiveAnswerer
+from .answering import Answer, Answerer, ExtractiveAnswerer, LLMAnswerer
+from .grounding import GroundingChecker
+from .llm import make_llm
+from .prompts import load_prompts
 from .config import CALIBRATED_DENSE_CUTOFF, FALLBACK_DENSE_CUTOFF, Settings
 from .embedding import Embedder, make_embedder
 from .indexing import IngestReport, Indexer
@@ -38,7 +41,14 @@ class Engine:
                 log.warning("no calibrated cross-language cut-off for embedder %r; using %.2f. Run `citechat "
                             "calibrate` and set CITECHAT_ANSWER__MIN_DENSE_CROSSLINGUAL.", name, FALLBACK_DENSE_CUTOFF)
             answer_settings.min_dense_crosslingual = CALIBRATED_DENSE_CUTOFF.get(name, FALLBACK_DENSE_CUTOFF)
-        self.answerer: Answerer = ExtractiveAnswerer(answer_settings)
+        self.extractive = ExtractiveAnswerer(answer_settings)
+        self.answerer: Answerer = self.extractive
+        self.llm = make_llm(self.settings)
+        if self.llm is not None:
+            self.prompts = load_prompts(self.settings.prompts_dir)
+            checker = GroundingChecker(lambda texts: self.embedder.embed_documents(texts))
+            self.answerer = LLMAnswerer(self.llm, self.extractive, self.prompts, checker,
+                                        max_sources=self.settings.llm_max_sources, timeout_s=self.settings.llm_timeout_s)
         self._ingest_lock = threading.Lock()
 
     def warm_up(self) -> None:
@@ -67,14 +77,28 @@ class Engine:
         return q
 
     def ask(self, question: str) -> Answer:
+        final = None
+        for item in self.ask_stream(question):
+            if isinstance(item, Answer):
+                final = item
+        assert final is not None
+        return final
+
+    def ask_stream(self, question: str) -> Iterator[str | Answer]:
+        """Text deltas while an LLM writes (none for the extractive answerer), then the final `Answer`."""
         q = self.validate_question(question)
         t0 = time.perf_counter()
         retrieved = self.retriever.retrieve(q)
         t1 = time.perf_counter()
-        answer = self.answerer.answer(q, retrieved)
-        t2 = time.perf_counter()
-        answer.timings_ms["answer"] = (t2 - t1) * 1000
-        answer.timings_ms["total"] = (t2 - t0) * 1000
-        log.info("ask: answerable=%s citations=%d total_ms=%.0f", answer.answerable, len(answer.citations),
-                 answer.timings_ms["total"])
-        return answer
+        if isinstance(self.answerer, LLMAnswerer):
+            items: Iterable[str | Answer] = self.answerer.stream(q, retrieved)
+        else:
+            items = [self.answerer.answer(q, retrieved)]
+        for item in items:
+            if isinstance(item, Answer):
+                t2 = time.perf_counter()
+                item.timings_ms["answer"] = (t2 - t1) * 1000
+                item.timings_ms["total"] = (t2 - t0) * 1000
+                log.info("ask: mode=%s answerable=%s citations=%d total_ms=%.0f", item.mode, item.answerable,
+                         len(item.citations), item.timings_ms["total"])
+            yield item

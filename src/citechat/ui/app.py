@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import gradio as gr
 
-from ..chat import Conversation, append_feedback, ask, feedback_record
+from ..chat import Conversation, Turn, append_feedback, ask_stream, feedback_record
 from ..engine import Engine, QuestionError
 from ..library import UploadError, add_upload, delete_article
 from .render import CSS, JS_HEAD, cited_sources, md_esc, message_markdown, panel_html
@@ -69,24 +69,32 @@ def build_app(engine: Engine) -> gr.Blocks:
         history = list(history or [])
         question = (message or "").strip()
         history.append({"role": "user", "content": md_esc(question) or "(empty)"})
+        history.append({"role": "assistant", "content": ""})
+        draft = ""
+        turn = None
         try:
-            turn = ask(engine, conv, message or "")
+            for item in ask_stream(engine, conv, message or ""):
+                if isinstance(item, Turn):
+                    turn = item
+                    break
+                draft += item  # LLM tokens: shown as a draft until the citation check has run
+                history[-1] = {"role": "assistant", "content": md_esc(draft) + " …"}
+                yield history, gr.update(), conv, ""
         except QuestionError as e:
-            history.append({"role": "assistant", "content": f"⚠️ {md_esc(e)}"})
+            history[-1] = {"role": "assistant", "content": f"⚠️ {md_esc(e)}"}
             yield history, gr.update(), conv, ""
             return
+        assert turn is not None
         full = message_markdown(turn)
-        # Stream: the answer text grows word by word; the sources panel arrives with the final chunk.
-        words = full.split(" ")
-        step = max(1, len(words) // 12)
-        history.append({"role": "assistant", "content": ""})
-        shown = 0
-        while shown < len(words):
-            shown = min(len(words), shown + step)
-            history[-1] = {"role": "assistant", "content": " ".join(words[:shown]) if shown < len(words) else full}
-            if shown < len(words):
+        if not draft:
+            # Extractive answers are ready at once; stream them word by word so the reply starts immediately.
+            words = full.split(" ")
+            step = max(1, len(words) // 12)
+            for shown in range(step, len(words), step):
+                history[-1] = {"role": "assistant", "content": " ".join(words[:shown])}
                 yield history, gr.update(), conv, ""
                 time.sleep(0.015)
+        history[-1] = {"role": "assistant", "content": full}
         yield history, panel_html(conv, turn.id, app.articles_for(conv)), conv, ""
 
     def clear() -> tuple:

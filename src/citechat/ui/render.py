@@ -34,10 +34,20 @@ def message_markdown(turn: Turn) -> str:
     if not a.get("answerable"):
         link = f'<a class="cite" href="#cite-{turn.id}-1">closest matches</a>' if a.get("closest") else "closest matches"
         return f"**{NOT_IN_ARTICLES}** {md_esc(CANNOT_ANSWER)} See the {link} (not citations)."
+    notice = f"*{md_esc(a['notice'])}*\n\n" if a.get("notice") else ""
     parts = []
+    if a.get("mode") == "llm":
+        for s in a.get("sentences", []):
+            if s["verified"]:
+                marks = " ".join(f'<a class="cite" href="#cite-{turn.id}-{n}">[{n}]</a>' for n in s["citations"])
+                parts.append(f"{md_esc(s['text'])} {marks}")
+            else:
+                parts.append(f'<span class="unverified" title="{esc(s["reason"])}">⚠ unverified, not cited: '
+                             f'<em>{md_esc(s["text"])}</em></span>')
+        return notice + " ".join(parts)
     for c in a.get("citations", []):
         parts.append(f'{md_esc(c["text"])} <a class="cite" href="#cite-{turn.id}-{c["n"]}">[{c["n"]}]</a>')
-    return " ".join(parts)
+    return notice + " ".join(parts)
 
 
 def _context(text: str, start: int, end: int, width: int = 320) -> tuple[str, str, str]:
@@ -121,6 +131,7 @@ CSS = """
 #article-viewer .viewer-bar { display: flex; justify-content: space-between; gap: 8px; }
 #article-viewer .viewer-body { white-space: pre-wrap; max-height: 360px; overflow-y: auto; margin-top: 6px; }
 a.cite { font-weight: 600; text-decoration: none; cursor: pointer; }
+.unverified { color: var(--body-text-color-subdued); background: #fee2e2; border-radius: 3px; padding: 0 3px; }
 """
 
 JS_HEAD = """
