@@ -10,10 +10,8 @@ import json
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -26,6 +24,7 @@ from citechat.grounding import GroundingChecker, key_terms, split_answer
 from citechat.prompts import PromptError, load_prompts, placeholders
 
 from browser_support import free_port
+from fake_llm import fake_server  # noqa: F401 - fixture
 from conftest import ARTICLES, DEV_SET
 
 llama_cpp = pytest.importorskip("llama_cpp", reason="the local LLM is installed by `make test` (make llm)")
@@ -126,61 +125,6 @@ def test_dead_server_falls_back_to_extractive(embedder, encoder, corpus_engine):
     ans = eng.ask("Who presented flags in Luohu?")
     assert ans.mode == "extractive" and "Liu Sheng" in ans.answer
     assert "unavailable" in ans.notice
-
-
-class _FakeOpenAI(BaseHTTPRequestHandler):
-    """A stand-in OpenAI-compatible server for failures a real model can't be made to produce on demand."""
-
-    reply = ""
-    delay = 0.0
-
-    def log_message(self, *args):  # quiet
-        pass
-
-    def do_POST(self):  # noqa: N802
-        try:
-            self._answer()
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (the timeout test)
-
-    def _answer(self):
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-        time.sleep(self.delay)
-        if body.get("stream"):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.end_headers()
-            for word in self.reply.split(" "):
-                chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "fake",
-                         "choices": [{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}]}
-                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-            self.wfile.write(b"data: [DONE]\n\n")
-        else:
-            out = {"id": "x", "object": "chat.completion", "created": 0, "model": "fake",
-                   "choices": [{"index": 0, "message": {"role": "assistant", "content": self.reply},
-                                "finish_reason": "stop"}]}
-            data = json.dumps(out).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-
-@pytest.fixture
-def fake_server():
-    servers = []
-
-    def start(reply: str, delay: float = 0.0) -> str:
-        handler = type("H", (_FakeOpenAI,), {"reply": reply, "delay": delay})
-        srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        servers.append(srv)
-        return f"http://127.0.0.1:{srv.server_address[1]}/v1"
-
-    yield start
-    for s in servers:
-        s.shutdown()
 
 
 def test_planted_hallucination_is_caught(embedder, encoder, corpus_engine, fake_server):
