@@ -95,6 +95,11 @@ class Settings(BaseSettings):
         ),
     )
     collection: str = Field("citechat", description="Chroma collection name prefix.")
+    chroma_url: str | None = Field(
+        None, description="Use a Chroma server (e.g. http://127.0.0.1:8000, started with `chroma run --path DIR "
+        "--port 8000`) instead of the local folder `index_dir`. Several app processes can then share one index.",
+    )
+    chroma_token: SecretStr | None = Field(None, description="Bearer token for a Chroma server that requires one.")
     host: str = Field("127.0.0.1", description="Address the web app binds to.")
     port: int = Field(7860, description="Port of the web app.")
     auth: str | None = Field(

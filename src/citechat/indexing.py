@@ -77,6 +77,7 @@ class Indexer:
             log.info("removing %d leftover sentences from an interrupted ingest", len(stale_ids))
             for k in range(0, len(stale_ids), 5000):
                 self.store.sentences.delete(ids=stale_ids[k: k + 5000])
+            self.store.bump_revision()
         return stale_ids
 
     def add_article(self, article: Article) -> int:

@@ -84,6 +84,7 @@ class BM25Retriever(BaseRetriever):
         self._records: list[tuple[str, str, dict]] = []
         self._vocab: set[str] = set()
         self._source_tokens: dict[str, set[str]] = {}
+        self._complete: dict[str, str] = {}
 
     def refresh(self, force: bool = False) -> None:
         rev = self.store.revision()
@@ -96,7 +97,10 @@ class BM25Retriever(BaseRetriever):
 
             logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets itself to DEBUG on import
             ids, docs, metas = self.store.all_sentences()
-            records = list(zip(ids, docs, [m or {} for m in metas]))
+            # Only sentences of complete articles (an interrupted ingest's leftovers are invisible).
+            complete = {s: a.content_hash for s, a in self.store.list_articles().items()}
+            records = [(i, d, m or {}) for i, d, m in zip(ids, docs, metas)
+                       if complete.get((m or {}).get("source")) == (m or {}).get("content_hash")]
             bm25 = None
             if records:
                 corpus = [tokenize(d) or ["\u2205"] for _, d, _ in records]
@@ -108,10 +112,15 @@ class BM25Retriever(BaseRetriever):
                 by_source.setdefault(str(meta.get("source")), set()).update(toks)
             self._bm25, self._records, self._vocab, self._revision = bm25, records, vocab, rev
             self._source_tokens = by_source
+            self._complete = complete
 
     def vocabulary(self) -> set[str]:
         self.refresh()
         return self._vocab
+
+    def is_complete(self, meta: dict[str, Any]) -> bool:
+        """True if the sentence belongs to the current version of a fully ingested article."""
+        return self._complete.get(meta.get("source")) == meta.get("content_hash")
 
     def source_tokens(self, source: str) -> set[str]:
         """Every BM25 token of one article (names, pinyin, numbers, words)."""
@@ -152,7 +161,9 @@ class HybridRetriever(BaseRetriever):
         t0 = time.perf_counter()
         qvec = self.dense.embedder.embed_query(query_bundle.query_str)
         t1 = time.perf_counter()
-        dense = self.dense.retrieve(QueryBundle(query_str=query_bundle.query_str, embedding=qvec.tolist()))
+        self.bm25.refresh()
+        dense = [n for n in self.dense.retrieve(QueryBundle(query_str=query_bundle.query_str, embedding=qvec.tolist()))
+                 if self.bm25.is_complete(n.node.metadata)]
         t2 = time.perf_counter()
         sparse = self.bm25.retrieve(query_bundle)
         t3 = time.perf_counter()

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import sqlite3
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,28 @@ def _chroma_settings():
     from chromadb.config import Settings as ChromaSettings
 
     return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+
+
+def _http_client(settings: Settings):
+    import chromadb
+    from urllib.parse import urlparse
+
+    url = urlparse(settings.chroma_url or "")
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise IndexProblem(f"CITECHAT_CHROMA_URL must look like http://host:port, not {settings.chroma_url!r}.")
+    headers = {}
+    if settings.chroma_token:
+        headers["Authorization"] = f"Bearer {settings.chroma_token.get_secret_value()}"
+    try:
+        client = chromadb.HttpClient(host=url.hostname, port=url.port or (443 if url.scheme == "https" else 8000),
+                                     ssl=url.scheme == "https", headers=headers, settings=_chroma_settings())
+        client.heartbeat()
+        return client
+    except Exception as e:  # noqa: BLE001 - connection errors come in many types
+        raise IndexProblem(
+            f"Cannot reach the Chroma server at {settings.chroma_url} ({type(e).__name__}). Start one with "
+            "`chroma run --path index --port 8000`, or unset CITECHAT_CHROMA_URL to use the local index folder."
+        ) from e
 
 
 def check_index_folder(index_dir: Path) -> None:
@@ -96,24 +119,39 @@ class Store:
         self.settings = settings
         self.index_dir = Path(settings.index_dir)
         self.embedder_name = embedder_name
-        if not create and not (self.index_dir / "chroma.sqlite3").exists():
-            raise IndexProblem(
-                f"No index found in {self.index_dir}. Run `citechat ingest` to build it from "
-                f"{settings.data_dir} (or pass --index-dir)."
-            )
-        check_index_folder(self.index_dir)
+        self.remote = bool(settings.chroma_url)
+        self.location = settings.chroma_url if self.remote else str(self.index_dir)
+        prefix = settings.collection
+        names = (f"{prefix}_sentences", f"{prefix}_articles", f"{prefix}_meta")
+        if self.remote:
+            self.client = _http_client(settings)
+            if not create:
+                existing = {getattr(c, "name", c) for c in self.client.list_collections()}
+                if names[0] not in existing:
+                    raise IndexProblem(f"No index named '{prefix}' on the Chroma server {self.location}. "
+                                       "Run `citechat ingest` to build it.")
+        else:
+            if not create and not (self.index_dir / "chroma.sqlite3").exists():
+                raise IndexProblem(
+                    f"No index found in {self.index_dir}. Run `citechat ingest` to build it from "
+                    f"{settings.data_dir} (or pass --index-dir)."
+                )
+            check_index_folder(self.index_dir)
         import chromadb
 
         try:
-            self.index_dir.mkdir(parents=True, exist_ok=True)
-            self.client = chromadb.PersistentClient(path=str(self.index_dir), settings=_chroma_settings())
+            if not self.remote:
+                self.index_dir.mkdir(parents=True, exist_ok=True)
+                self.client = chromadb.PersistentClient(path=str(self.index_dir), settings=_chroma_settings())
             meta = {"hnsw:space": "cosine", "citechat_schema": SCHEMA_VERSION, "embedder": embedder_name}
-            prefix = settings.collection
-            self.sentences = self.client.get_or_create_collection(f"{prefix}_sentences", metadata=meta)
-            self.articles = self.client.get_or_create_collection(f"{prefix}_articles", metadata=meta)
+            self.sentences = self.client.get_or_create_collection(names[0], metadata=meta)
+            self.articles = self.client.get_or_create_collection(names[1], metadata=meta)
+            self.meta = self.client.get_or_create_collection(names[2], metadata={"citechat_schema": SCHEMA_VERSION})
         except IndexProblem:
             raise
         except Exception as e:  # noqa: BLE001 - chromadb raises many types for a damaged folder
+            if self.remote:
+                raise IndexProblem(f"The Chroma server at {self.location} failed ({type(e).__name__}: {e}).") from e
             raise IndexProblem(
                 f"Could not open the index in {self.index_dir} ({type(e).__name__}: {e}). "
                 "Run `citechat index rebuild` to rebuild it from your articles; your article files are not touched."
@@ -157,10 +195,12 @@ class Store:
 
     def put_article(self, source: str, text: str, meta: dict[str, Any], embedding: list[float]) -> None:
         self.articles.upsert(ids=[source], documents=[text], metadatas=[meta], embeddings=[embedding])
+        self.bump_revision()
 
     def delete_article(self, source: str) -> None:
         """Remove an article: its completion record first, then its sentences."""
         self.articles.delete(ids=[source])
+        self.bump_revision()
         self.sentences.delete(where={"source": source})
 
     # --- sentences --------------------------------------------------------------------------------
@@ -174,10 +214,18 @@ class Store:
         return got["ids"], got["documents"], got["metadatas"]
 
     def revision(self) -> str:
-        """Changes whenever the set of complete articles changes (used to refresh BM25)."""
-        arts = self.list_articles()
+        """Changes whenever an article is added, replaced or removed, by this or any other process sharing the
+        store. One small read, so retrievers can check it on every question and rebuild BM25 when it moves."""
+        got = self.meta.get(ids=["revision"], include=["metadatas"])
+        if got["ids"] and got["metadatas"][0]:
+            return str(got["metadatas"][0].get("value"))
+        arts = self.list_articles()  # an index written before revisions were recorded
         h = hashlib.sha256(json.dumps(sorted((s, a.content_hash) for s, a in arts.items())).encode())
         return h.hexdigest()[:16]
+
+    def bump_revision(self) -> None:
+        self.meta.upsert(ids=["revision"], documents=["revision"], metadatas=[{"value": uuid.uuid4().hex}],
+                         embeddings=[[0.0]])
 
     def count(self) -> int:
         return self.sentences.count()
