@@ -48,5 +48,8 @@ test: index browser $(LLM_STAMP)
 eval: index
 	$(VENV)/bin/citechat eval evals/dev.jsonl
 
+bench: install
+	$(VENV)/bin/citechat bench
+
 clean:
 	rm -rf $(VENV) index .pytest_cache tests/artifacts

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
     demo = build_app(engine)
     print(f"citechat is running on http://{settings.host}:{settings.port}", flush=True)
-    demo.queue(default_concurrency_limit=8, max_size=64).launch(
+    demo.queue(default_concurrency_limit=settings.concurrency, max_size=256).launch(
         server_name=settings.host, server_port=settings.port, auth=auth, show_error=False,
         max_file_size="5mb", **launch_kwargs(),
     )

@@ -162,6 +162,8 @@ class SentenceChunkParser(NodeParser):
 
     max_sentences_per_chunk: int = 3
     max_chunk_chars: int = 600
+    include_metadata: bool = False  # don't copy the document's metadata into every sentence (kept per article)
+    include_prev_next_rel: bool = False
 
     @classmethod
     def class_name(cls) -> str:
@@ -175,8 +177,10 @@ class SentenceChunkParser(NodeParser):
             c_start, c_end = spans[members[0]].start, spans[members[-1]].end
             for i in members:
                 s = spans[i]
+                # Lean per-sentence metadata; title, outlet and date live once in the article record.
                 meta: dict[str, Any] = {
-                    **article.metadata,
+                    "source": article.source,
+                    "content_hash": article.content_hash,
                     "sentence": i,
                     "start": s.start,
                     "end": s.end,

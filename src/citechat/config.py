@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: lean sentence metadata, revision record
 
 # Cross-language cut-offs measured with `citechat calibrate evals/dev.jsonl evals/calibration.jsonl`
 # (docs/retrieval.md). An embedder not listed here gets FALLBACK_DENSE_CUTOFF and a warning to calibrate.
@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     chroma_token: SecretStr | None = Field(None, description="Bearer token for a Chroma server that requires one.")
     host: str = Field("127.0.0.1", description="Address the web app binds to.")
     port: int = Field(7860, description="Port of the web app.")
+    concurrency: int = Field(
+        4, ge=1, description="Questions the web app answers at once (Gradio concurrency limit); chosen by "
+        "measurement, see docs/performance.md.",
+    )
     auth: str | None = Field(
         None, description="Optional 'user:password' that the web app asks for (set it before exposing the app)."
     )

@@ -76,6 +76,20 @@ class Engine:
             )
         return q
 
+    def _fill_article_meta(self, answer: Answer) -> None:
+        """Citations carry their article's title, outlet and date (kept once per article in the store)."""
+        cits = answer.citations + answer.closest
+        sources = sorted({c.source for c in cits})
+        if not sources:
+            return
+        got = self.store.articles.get(ids=sources, include=["metadatas"])
+        meta = {i: m or {} for i, m in zip(got["ids"], got["metadatas"])}
+        for c in cits:
+            m = meta.get(c.source, {})
+            c.title = c.title or str(m.get("title", ""))
+            c.outlet = c.outlet or str(m.get("outlet", ""))
+            c.date = c.date or str(m.get("date", ""))
+
     def ask(self, question: str) -> Answer:
         final = None
         for item in self.ask_stream(question):
@@ -96,6 +110,7 @@ class Engine:
             items = [self.answerer.answer(q, retrieved)]
         for item in items:
             if isinstance(item, Answer):
+                self._fill_article_meta(item)
                 t2 = time.perf_counter()
                 item.timings_ms["answer"] = (t2 - t1) * 1000
                 item.timings_ms["total"] = (t2 - t0) * 1000

@@ -60,6 +60,7 @@ class Indexer:
             max_sentences_per_chunk=settings.chunking.max_sentences_per_chunk,
             max_chunk_chars=settings.chunking.max_chunk_chars,
         )
+        self.batch_articles = 32  # articles embedded and written together (large embedding batches)
         self.pipeline = IngestionPipeline(
             transformations=[self.parser, embedder.as_llama_index()], vector_store=store.vector_store
         )
@@ -82,26 +83,40 @@ class Indexer:
 
     def add_article(self, article: Article) -> int:
         """Index one article (replacing any older version). Returns the number of sentences embedded."""
-        existing = self.store.list_articles().get(article.source)
-        if existing is not None:
-            self.store.articles.delete(ids=[article.source])
-        self.store.sentences.delete(where={"source": article.source})
-        doc = Document(id_=article.source, text=article.text, metadata=article.metadata,
-                       excluded_embed_metadata_keys=list(article.metadata),
-                       excluded_llm_metadata_keys=list(article.metadata))
-        nodes = self.pipeline.run(documents=[doc], show_progress=False)
-        vecs = np.array([n.embedding for n in nodes if n.embedding is not None], dtype=np.float32)
-        centroid = vecs.mean(axis=0) if len(vecs) else np.zeros(1, dtype=np.float32)
-        centroid = centroid / max(float(np.linalg.norm(centroid)), 1e-12)
-        meta = {
-            **article.metadata,
-            "path": article.path or "",
-            "sentences": len(nodes),
-            "chunks": len({n.metadata["chunk"] for n in nodes}),
-            "schema": SCHEMA_VERSION,
-        }
-        self.store.put_article(article.source, article.text, meta, centroid.tolist())
+        return self.add_articles([article])
+
+    def add_articles(self, articles: list[Article], replace: set[str] | None = None) -> int:
+        """Index a batch of articles: old versions out, new sentences in (embedded in large batches), then the
+        article records that mark them complete. Returns the number of sentences embedded."""
+        known = self.store.list_articles() if replace is None else None
+        for a in articles:
+            if (replace is not None and a.source in replace) or (known is not None and a.source in known):
+                self.store.articles.delete(ids=[a.source])
+                self.store.sentences.delete(where={"source": a.source})
+        docs = [Document(id_=a.source, text=a.text, metadata=a.metadata,
+                         excluded_embed_metadata_keys=list(a.metadata), excluded_llm_metadata_keys=list(a.metadata))
+                for a in articles]
+        nodes = self.pipeline.run(documents=docs, show_progress=False)
+        by_source: dict[str, list] = {}
+        for n in nodes:
+            by_source.setdefault(n.metadata["source"], []).append(n)
+        ids, texts, metas, embs = [], [], [], []
+        for a in articles:
+            mine = by_source.get(a.source, [])
+            vecs = np.array([n.embedding for n in mine if n.embedding is not None], dtype=np.float32)
+            centroid = vecs.mean(axis=0) if len(vecs) else np.zeros(1, dtype=np.float32)
+            centroid = centroid / max(float(np.linalg.norm(centroid)), 1e-12)
+            ids.append(a.source)
+            texts.append(a.text)
+            metas.append({**a.metadata, "path": a.path or "", "sentences": len(mine),
+                          "chunks": len({n.metadata["chunk"] for n in mine}), "schema": SCHEMA_VERSION})
+            embs.append(centroid.tolist() if len(vecs) else [0.0] * self._dim(embs))
+        self.store.put_articles(ids, texts, metas, embs)
         return len(nodes)
+
+    @staticmethod
+    def _dim(embs: list[list[float]]) -> int:
+        return len(embs[0]) if embs else 1
 
     def remove(self, source: str) -> bool:
         if source not in self.store.list_articles() and source not in self.store.sentence_sources():
@@ -127,6 +142,20 @@ class Indexer:
         seen: set[str] = set()
         calls_before = self.embedder.calls
         bar = tqdm(files, desc="Ingesting", unit="file", delay=1.0, disable=not progress or len(files) == 0)
+        pending: list[tuple[Article, bool]] = []
+
+        def flush() -> None:
+            if not pending:
+                return
+            # Sentences of new articles can only be leftovers, removed above: no per-article delete needed.
+            report.sentences_embedded += self.add_articles([a for a, _ in pending],
+                                                           replace={a.source for a, was in pending if was})
+            for a, was_stored in pending:
+                (report.updated if was_stored else report.added).append(a.source)
+                if on_article:
+                    on_article(a.source, "updated" if was_stored else "added")
+            pending.clear()
+
         for f in bar:
             if not f.exists():
                 report.skipped.append(f"{f}: no such file or folder")
@@ -146,10 +175,10 @@ class Indexer:
                 report.unchanged.append(article.source)
                 continue
             bar.set_postfix_str(article.source[:30])
-            report.sentences_embedded += self.add_article(article)
-            (report.updated if old is not None else report.added).append(article.source)
-            if on_article:
-                on_article(article.source, "updated" if old is not None else "added")
+            pending.append((article, old is not None))
+            if len(pending) >= self.batch_articles:
+                flush()
+        flush()
         if sync_folders:
             folders = [p.resolve() for p in paths if p.is_dir()]
             for source, art in stored.items():

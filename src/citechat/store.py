@@ -28,6 +28,10 @@ class IndexProblem(RuntimeError):
     """The index is missing, corrupt or incompatible. The message names the folder and the fix."""
 
 
+class IndexOutdated(IndexProblem):
+    """The index was built by another citechat version or with another embedder; a rebuild fixes it."""
+
+
 
 @dataclass
 class StoredArticle:
@@ -162,16 +166,16 @@ class Store:
         self.vector_store = ChromaVectorStore(chroma_collection=self.sentences)
 
     def _check_compatible(self) -> None:
-        for col in (self.sentences, self.articles):
+        for col in (self.sentences, self.articles):  # (the meta collection has no embedder)
             meta = col.metadata or {}
             schema = meta.get("citechat_schema")
             if schema != SCHEMA_VERSION:
-                raise IndexProblem(
+                raise IndexOutdated(
                     f"The index in {self.index_dir} was made by another citechat version (schema {schema}, "
                     f"this version uses {SCHEMA_VERSION}). Run `citechat index rebuild`."
                 )
             if meta.get("embedder") != self.embedder_name:
-                raise IndexProblem(
+                raise IndexOutdated(
                     f"The index in {self.index_dir} was built with the embedder '{meta.get('embedder')}', but "
                     f"'{self.embedder_name}' is configured. Run `citechat index rebuild` or set "
                     f"CITECHAT_EMBEDDER={meta.get('embedder')}."
@@ -194,8 +198,14 @@ class Store:
         return dict(zip(got["ids"], got["documents"]))
 
     def put_article(self, source: str, text: str, meta: dict[str, Any], embedding: list[float]) -> None:
-        self.articles.upsert(ids=[source], documents=[text], metadatas=[meta], embeddings=[embedding])
-        self.bump_revision()
+        self.put_articles([source], [text], [meta], [embedding])
+
+    def put_articles(self, sources: list[str], texts: list[str], metas: list[dict[str, Any]],
+                     embeddings: list[list[float]]) -> None:
+        """Write article records (the completion markers), then announce the change."""
+        if sources:
+            self.articles.upsert(ids=sources, documents=texts, metadatas=metas, embeddings=embeddings)
+            self.bump_revision()
 
     def delete_article(self, source: str) -> None:
         """Remove an article: its completion record first, then its sentences."""

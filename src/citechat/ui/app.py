@@ -189,8 +189,8 @@ def build_app(engine: Engine) -> gr.Blocks:
             status = gr.Markdown(elem_id="library-status")
 
         outputs = [chatbot, panel, conv_state, box]
-        box.submit(respond, [box, chatbot, conv_state], outputs, api_name=False, concurrency_limit=8)
-        send.click(respond, [box, chatbot, conv_state], outputs, api_name=False, concurrency_limit=8)
+        box.submit(respond, [box, chatbot, conv_state], outputs, api_name=False)
+        send.click(respond, [box, chatbot, conv_state], outputs, api_name=False)
         clear_btn.click(clear, None, outputs, api_name=False)
         chatbot.like(on_like, [conv_state], None, api_name=False)
         chatbot.select(on_select, [conv_state], panel, api_name=False)
