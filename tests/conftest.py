@@ -16,6 +16,8 @@ from citechat.embedding import make_embedder  # noqa: E402
 from citechat.engine import Engine  # noqa: E402
 from citechat.retrieval import OnnxCrossEncoder  # noqa: E402
 
+from fake_llm import fake_server  # noqa: E402,F401 - a fixture for every test module
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLES = ROOT / "data" / "articles"
 DEV_SET = ROOT / "evals" / "dev.jsonl"

@@ -11,7 +11,6 @@ import json
 import statistics
 import threading
 import time
-from pathlib import Path
 
 import pytest
 

@@ -7,7 +7,6 @@ import pytest
 
 from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, AppServer, copy_articles
 from conftest import ARTICLES
-from fake_llm import fake_server  # noqa: F401 - fixture
 
 pw = pytest.importorskip("playwright.sync_api")
 

@@ -1,4 +1,4 @@
-from pathlib import Path
+
 
 import pytest
 
@@ -6,7 +6,7 @@ from citechat.chat import Conversation, append_feedback, feedback_record, read_f
 from citechat.library import UploadError, add_upload, delete_article, safe_filename
 from citechat.ui.render import message_markdown, panel_html
 
-from conftest import ARTICLES
+
 
 
 @pytest.mark.parametrize("name,expected", [

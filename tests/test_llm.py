@@ -24,7 +24,6 @@ from citechat.grounding import GroundingChecker, key_terms, split_answer
 from citechat.prompts import PromptError, load_prompts, placeholders
 
 from browser_support import free_port
-from fake_llm import fake_server  # noqa: F401 - fixture
 from conftest import ARTICLES, DEV_SET
 
 llama_cpp = pytest.importorskip("llama_cpp", reason="the local LLM is installed by `make test` (make llm)")

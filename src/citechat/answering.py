@@ -365,8 +365,10 @@ class LLMAnswerer(Answerer):
         first_token = None
         text = ""
         self.calls += 1
+        stream = None
         try:
-            for r in self.llm.stream_chat(self.messages(question, sources)):
+            stream = self.llm.stream_chat(self.messages(question, sources))
+            for r in stream:
                 delta = r.delta or ""
                 if delta and first_token is None:
                     first_token = (time.perf_counter() - t0) * 1000
@@ -378,6 +380,9 @@ class LLMAnswerer(Answerer):
         except Exception as e:  # noqa: BLE001 - any LLM failure falls back to the extractive answer
             yield _fallback(base, f"The LLM is unavailable ({_short_error(e)}); this is the extractive answer.")
             return
+        finally:
+            if stream is not None and hasattr(stream, "close"):
+                stream.close()  # never leave an HTTP stream half-read: it deadlocks the connection pool
         llm_ms = (time.perf_counter() - t0) * 1000
         checks = self.checker.check_answer(text, sources)
         verified = [c for c in checks if c.verified]

@@ -115,9 +115,13 @@ def raw_prefill_ms(engine: Any, question: str) -> float | None:
     messages = answerer.messages(question, {i + 1: n.node.get_content() for i, n in enumerate(nodes)})
     _bust_cache(engine)
     t0 = time.perf_counter()
-    for r in engine.llm.stream_chat(messages, max_tokens=1):
-        if r.delta:
-            break
+    stream = engine.llm.stream_chat(messages, max_tokens=1)
+    try:
+        for r in stream:
+            if r.delta:
+                break
+    finally:
+        stream.close()  # an abandoned HTTP stream deadlocks the client's connection pool later
     return (time.perf_counter() - t0) * 1000
 
 
@@ -204,7 +208,7 @@ def format_report(res: EvalResult, path: str) -> str:
         f"  abstention accuracy  {f(m['abstention_accuracy'])}  ({res.correct_abstentions}/{res.n_unanswerable})",
         f"  citation hit rate    {f(m['citation_hit_rate'])}  ({res.citation_hits}/{res.n_answerable})",
         f"  unfaithful citations {m['unfaithful_citations']}",
-        f"  answer modes         " + ", ".join(f"{k} {v}" for k, v in m["modes"].items())
+        "  answer modes         " + ", ".join(f"{k} {v}" for k, v in m["modes"].items())
         + (f"; LLM calls {m['llm_calls']}; unverified shown as cited {m['unverified_shown_as_cited']}"
            if m["llm_calls"] else ""),
         f"  median cited passage {m['median_cited_chars']:.0f} chars",

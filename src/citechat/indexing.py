@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -61,9 +62,11 @@ class Indexer:
             max_chunk_chars=settings.chunking.max_chunk_chars,
         )
         self.batch_articles = 32  # articles embedded and written together (large embedding batches)
-        self.pipeline = IngestionPipeline(
-            transformations=[self.parser, embedder.as_llama_index()], vector_store=store.vector_store
-        )
+        # Parse and embed with the pipeline; the writes go through the same ChromaVectorStore on a writer thread,
+        # so Chroma stores one batch while the next one is being embedded.
+        self.pipeline = IngestionPipeline(transformations=[self.parser, embedder.as_llama_index()])
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citechat-writer")
+        self._pending_write: Future | None = None
 
     def remove_leftovers(self) -> list[str]:
         """Delete sentences whose article has no completion record (an interrupted ingest)."""
@@ -83,7 +86,9 @@ class Indexer:
 
     def add_article(self, article: Article) -> int:
         """Index one article (replacing any older version). Returns the number of sentences embedded."""
-        return self.add_articles([article])
+        n = self.add_articles([article])
+        self.wait_for_writes()
+        return n
 
     def add_articles(self, articles: list[Article], replace: set[str] | None = None) -> int:
         """Index a batch of articles: old versions out, new sentences in (embedded in large batches), then the
@@ -97,6 +102,20 @@ class Indexer:
                          excluded_embed_metadata_keys=list(a.metadata), excluded_llm_metadata_keys=list(a.metadata))
                 for a in articles]
         nodes = self.pipeline.run(documents=docs, show_progress=False)
+        self.wait_for_writes()
+        self._pending_write = self._writer.submit(self._write, nodes, articles)
+        return len(nodes)
+
+    def wait_for_writes(self) -> None:
+        """Block until the last batch is in the store (re-raises a failed write)."""
+        if self._pending_write is not None:
+            fut, self._pending_write = self._pending_write, None
+            fut.result()
+
+    def _write(self, nodes: list, articles: list[Article]) -> None:
+        """Sentences first, then the article records that mark them complete (crash-safe order)."""
+        if nodes:
+            self.store.vector_store.add(nodes)
         by_source: dict[str, list] = {}
         for n in nodes:
             by_source.setdefault(n.metadata["source"], []).append(n)
@@ -112,7 +131,6 @@ class Indexer:
                           "chunks": len({n.metadata["chunk"] for n in mine}), "schema": SCHEMA_VERSION})
             embs.append(centroid.tolist() if len(vecs) else [0.0] * self._dim(embs))
         self.store.put_articles(ids, texts, metas, embs)
-        return len(nodes)
 
     @staticmethod
     def _dim(embs: list[list[float]]) -> int:
@@ -156,29 +174,14 @@ class Indexer:
                     on_article(a.source, "updated" if was_stored else "added")
             pending.clear()
 
-        for f in bar:
-            if not f.exists():
-                report.skipped.append(f"{f}: no such file or folder")
-                continue
-            try:
-                article = load_article(f)
-            except LoadError as e:
-                report.skipped.append(str(e))
-                log.warning("skipped %s", e)
-                continue
-            if article.source in seen:
-                report.skipped.append(f"{f}: another file named {article.source} was already ingested; skipped")
-                continue
-            seen.add(article.source)
-            old = stored.get(article.source)
-            if old is not None and old.content_hash == article.content_hash:
-                report.unchanged.append(article.source)
-                continue
-            bar.set_postfix_str(article.source[:30])
-            pending.append((article, old is not None))
-            if len(pending) >= self.batch_articles:
-                flush()
-        flush()
+        try:
+            for f in bar:
+                self._take(f, report, stored, seen, pending)
+                if len(pending) >= self.batch_articles:
+                    flush()
+            flush()
+        finally:
+            self.wait_for_writes()
         if sync_folders:
             folders = [p.resolve() for p in paths if p.is_dir()]
             for source, art in stored.items():
@@ -192,6 +195,28 @@ class Indexer:
         report.seconds = time.perf_counter() - t0
         log.info("ingest: %s (embed calls: %d)", report.summary(), self.embedder.calls - calls_before)
         return report
+
+    def _take(self, f: Path, report: IngestReport, stored: dict, seen: set[str],
+              pending: list[tuple[Article, bool]]) -> None:
+        """Load one file and queue it if it is new or changed."""
+        if not f.exists():
+            report.skipped.append(f"{f}: no such file or folder")
+            return
+        try:
+            article = load_article(f)
+        except LoadError as e:
+            report.skipped.append(str(e))
+            log.warning("skipped %s", e)
+            return
+        if article.source in seen:
+            report.skipped.append(f"{f}: another file named {article.source} was already ingested; skipped")
+            return
+        seen.add(article.source)
+        old = stored.get(article.source)
+        if old is not None and old.content_hash == article.content_hash:
+            report.unchanged.append(article.source)
+            return
+        pending.append((article, old is not None))
 
 
 def _is_within(path: Path, folder: Path) -> bool:
