@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {k: v for k, v in {"host": args.host, "port": args.port, "index_dir": args.index_dir,
                                    "data_dir": args.data_dir}.items() if v is not None}
     settings = Settings(**overrides)
+    from citechat.logs import setup_logging
+
+    setup_logging(False, settings.log_format)
     from citechat.embedding import ModelLoadError
     from citechat.store import IndexProblem
 
@@ -58,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: the index in {settings.index_dir} is empty; run `citechat ingest` or start with --ingest",
               file=sys.stderr)
     if settings.host not in ("127.0.0.1", "localhost", "::1") and auth is None:
-        print(f"warning: serving on {settings.host} without a password; set CITECHAT_AUTH=user:pass", file=sys.stderr)
+        print(f"warning: serving on {settings.host} without a password; set CITECHAT_AUTH=user:pass. Library uploads "
+              f"are {'on (CITECHAT_ALLOW_UPLOADS)' if settings.uploads_enabled else 'off'}.", file=sys.stderr)
 
     from citechat.ui.app import build_app, launch_kwargs
 

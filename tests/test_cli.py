@@ -115,12 +115,12 @@ def test_folder_with_binary_and_non_utf8_files(tmp_path):
     data = tmp_path / "articles"
     shutil.copytree(ARTICLES, data)
     (data / "photo.txt").write_bytes(bytes(range(256)) * 10)
-    (data / "gbk.txt").write_bytes("歷城區舉行表彰大會。".encode("gbk") * 20)
+    (data / "latin1.txt").write_bytes("Café crème: a story in Latin-1.".encode("latin-1") * 20)
     (data / "empty.md").write_text("", encoding="utf-8")
     p = run(["ingest", "--no-progress"], tmp_path / "index", data)
     no_traceback(p)
     assert p.returncode == 0
-    for name in ("photo.txt", "gbk.txt", "empty.md"):
+    for name in ("photo.txt", "latin1.txt", "empty.md"):
         assert name in p.stderr
     assert p.stdout.count("added  ") == 5
     assert "3 skipped" in p.stdout

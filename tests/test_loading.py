@@ -20,6 +20,7 @@ from conftest import ARTICLES
 def test_pinyin_glosses_removed_but_normal_parentheses_kept():
     assert remove_pinyin_glosses("歷城區(qū)舉行表彰大會(huì)") == "歷城區舉行表彰大會"
     assert remove_pinyin_glosses("（ABC）公司(2021年) and (Note to add)") == "（ABC）公司(2021年) and (Note to add)"
+    assert remove_pinyin_glosses("港口(ABC)與公司(A)") == "港口(ABC)與公司(A)"
     assert remove_pinyin_glosses("Wechat id: Jiupai6688 (Note to add and withdraw)").endswith("(Note to add and withdraw)")
     # an English word in parentheses after Chinese is not a gloss when it is not a pinyin syllable shape
     assert remove_pinyin_glosses("港口(Tianjin Port)") == "港口(Tianjin Port)"
@@ -84,7 +85,10 @@ def test_decode_errors_are_clear():
     with pytest.raises(LoadError, match="binary"):
         decode_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR", "b.txt")
     with pytest.raises(LoadError, match="not valid UTF-8"):
-        decode_bytes("歷城區".encode("gbk") * 5, "c.txt")
+        decode_bytes("café crème brûlée à la française".encode("latin-1"), "c.txt")
+    assert decode_bytes("历城区举行表彰大会。".encode("gbk"), "gbk.txt") == "历城区举行表彰大会。"
+    assert decode_bytes("歷城區舉行表彰大會。".encode("big5"), "big5.txt") == "歷城區舉行表彰大會。"
+    assert decode_bytes("歷城區(qū)。".encode("utf-16-le").join([b"\xff\xfe", b""]), "u16.txt") == "歷城區(qū)。"
     assert decode_bytes("héllo".encode("utf-16"), "d.txt") == "héllo"
     assert decode_bytes(b"\xef\xbb\xbfhello", "e.txt") == "hello"
 

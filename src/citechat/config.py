@@ -106,6 +106,11 @@ class Settings(BaseSettings):
         4, ge=1, description="Questions the web app answers at once (Gradio concurrency limit); chosen by "
         "measurement, see docs/performance.md.",
     )
+    allow_uploads: bool | None = Field(
+        None, description="Library uploads/deletes in the web app. Default: on when the app listens on 127.0.0.1 "
+        "or has a password (CITECHAT_AUTH), off otherwise; set true to allow them anyway.",
+    )
+    log_format: Literal["text", "json"] = Field("text", description="'json' writes one JSON object per log line.")
     auth: str | None = Field(
         None, description="Optional 'user:password' that the web app asks for (set it before exposing the app)."
     )
@@ -124,5 +129,11 @@ class Settings(BaseSettings):
     llm_max_sources: int = Field(4, ge=1, description="Numbered source sentences given to the LLM.")
     prompts_dir: Path | None = Field(None, description="Folder with system.txt, qa.txt and condense.txt (default: prompts/).")
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+
+    @property
+    def uploads_enabled(self) -> bool:
+        if self.allow_uploads is not None:
+            return self.allow_uploads
+        return self.host in ("127.0.0.1", "localhost", "::1") or bool(self.auth)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)

@@ -115,5 +115,8 @@ class Engine:
                 item.timings_ms["answer"] = (t2 - t1) * 1000
                 item.timings_ms["total"] = (t2 - t0) * 1000
                 log.info("ask: mode=%s answerable=%s citations=%d total_ms=%.0f", item.mode, item.answerable,
-                         len(item.citations), item.timings_ms["total"])
+                         len(item.citations), item.timings_ms["total"],
+                         extra={"event": "ask", "mode": item.mode, "answerable": item.answerable,
+                                "citations": len(item.citations), "question_chars": len(q),
+                                "timings_ms": {k: round(v, 1) for k, v in item.timings_ms.items()}})
             yield item

@@ -193,7 +193,11 @@ class Indexer:
                     self.store.delete_article(source)
                     report.removed.append(source)
         report.seconds = time.perf_counter() - t0
-        log.info("ingest: %s (embed calls: %d)", report.summary(), self.embedder.calls - calls_before)
+        log.info("ingest: %s (embed calls: %d)", report.summary(), self.embedder.calls - calls_before,
+                 extra={"event": "ingest", "added": len(report.added), "updated": len(report.updated),
+                        "removed": len(report.removed), "unchanged": len(report.unchanged),
+                        "skipped": len(report.skipped), "sentences_embedded": report.sentences_embedded,
+                        "seconds": round(report.seconds, 2)})
         return report
 
     def _take(self, f: Path, report: IngestReport, stored: dict, seen: set[str],

@@ -72,23 +72,45 @@ def decode_bytes(data: bytes, name: str) -> str:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise LoadError(
-            f"{name}: is not valid UTF-8 (byte {e.start}); re-save it as UTF-8 and ingest it again"
-        ) from e
+        text = _decode_chinese_legacy(data)
+        if text is None:
+            raise LoadError(
+                f"{name}: is not valid UTF-8 (byte {e.start}); re-save it as UTF-8 and ingest it again"
+            ) from e
     controls = sum(1 for ch in text[:8192] if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t\f")
     if controls > max(8, len(text[:8192]) // 50):
         raise LoadError(f"{name}: looks like a binary file (many control characters); only text articles can be indexed")
     return text
 
 
+def _decode_chinese_legacy(data: bytes) -> str | None:
+    """GBK/GB18030 or Big5 Chinese text, accepted only when it decodes cleanly into mostly Chinese characters
+    (so a Latin-1 or binary file is not mistaken for Chinese)."""
+    for enc in ("gb18030", "big5"):
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        if any(unicodedata.category(c) == "Co" for c in text):  # private-use characters: the wrong encoding
+            continue
+        letters = [c for c in text if c.isalpha()]
+        cjk = sum(1 for c in letters if "\u4e00" <= c <= "\u9fff")
+        if letters and cjk / len(letters) >= 0.6:
+            return text
+    return None
+
+
 # --- cleaning --------------------------------------------------------------------------------
 
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_PINYIN_LETTERS = "a-zA-Zāáǎàēéěèīíǐìōóǒòūúǔùüǖǘǚǜńňǹḿ"
-# 區(qū) -> 區: a parenthesised single pinyin syllable right after a CJK character (ASCII or full-width parens).
-_GLOSS = re.compile(rf"(?<=[{_CJK}])[(（][{_PINYIN_LETTERS}]{{1,6}}[)）]")
+_PINYIN_LETTERS = "a-zāáǎàēéěèīíǐìōóǒòūúǔùüǖǘǚǜńňǹḿ"
+_PINYIN_VOWEL = "aeiouüāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ"
+# 區(qū) -> 區: a parenthesised lowercase pinyin syllable (it has a vowel) right after a CJK character, in ASCII or
+# full-width parentheses. "(ABC)" or "(2021)" after Chinese text is not a gloss and stays.
+_SYLLABLE = rf"(?=[{_PINYIN_LETTERS}]*[{_PINYIN_VOWEL}])[{_PINYIN_LETTERS}]{{1,6}}"
+_GLOSS = re.compile(rf"(?<=[{_CJK}])[(（]{_SYLLABLE}[)）]")
 # A gloss whose character was lost in a bad re-encoding leaves "?qǐng)"; drop the debris.
-_BROKEN_GLOSS = re.compile(rf"\?[{_PINYIN_LETTERS}]{{1,6}}\)\|?")
+_BROKEN_GLOSS = re.compile(rf"\?{_SYLLABLE}\)\|?")
 
 _BOILERPLATE_LINES = [
     r"leave a (reply|comment)",
@@ -120,8 +142,11 @@ _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 
 def remove_pinyin_glosses(text: str) -> str:
     """區(qū)域 -> 區域, leaving ordinary parentheses such as "(Note to add)" or "(2021)" alone."""
-    text = _GLOSS.sub("", text)
-    return _BROKEN_GLOSS.sub("", text)
+    while True:  # repeated glosses ("區(qū)(qū)") go too, so the result is stable
+        cleaned = _BROKEN_GLOSS.sub("", _GLOSS.sub("", text))
+        if cleaned == text:
+            return cleaned
+        text = cleaned
 
 
 def clean_text(raw: str, markdown: bool = False) -> str:

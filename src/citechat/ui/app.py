@@ -116,7 +116,11 @@ def build_app(engine: Engine) -> gr.Blocks:
         tid = _turn_id_of(data.value)
         return panel_html(conv, tid, app.articles_for(conv)) if tid else gr.update()
 
+    uploads = engine.settings.uploads_enabled
+
     def upload(files: list | None, progress: gr.Progress = gr.Progress()) -> tuple:
+        if not uploads:
+            return gr.update(), "**Error:** uploads are disabled on this server (set CITECHAT_AUTH or CITECHAT_ALLOW_UPLOADS=true)."
         if not files:
             return gr.update(), "Choose one or more .txt, .md or .html files first."
         lines = []
@@ -134,6 +138,8 @@ def build_app(engine: Engine) -> gr.Blocks:
         return app.library_rows(), "\n\n".join(lines)
 
     def delete(source: str | None) -> tuple:
+        if not uploads:
+            return gr.update(), gr.update(), "**Error:** changes to the library are disabled on this server."
         if not source:
             return gr.update(), gr.update(), "Choose an article to delete."
         try:
@@ -178,7 +184,10 @@ def build_app(engine: Engine) -> gr.Blocks:
             table = gr.Dataframe(headers=LIBRARY_COLUMNS, value=app.library_rows, interactive=False,
                                  elem_id="library-table", wrap=True,
                                  column_widths=["20%", "40%", "16%", "10%", "7%", "7%"])
-            with gr.Row():
+            if not uploads:
+                gr.Markdown("Uploads and deletes are disabled: this server is reachable from other machines without "
+                            "a password. Set `CITECHAT_AUTH=user:pass` (or `CITECHAT_ALLOW_UPLOADS=true`).")
+            with gr.Row(visible=uploads):
                 files = gr.File(label="Add articles (.txt, .md, .html; up to 5 MB each)", file_count="multiple",
                                 file_types=[".txt", ".md", ".markdown", ".html", ".htm"], elem_id="upload")
                 with gr.Column():
