@@ -125,6 +125,7 @@ class QuestionInfo:
     anchors: set[str]
     content_tokens: set[str]
     zh_unit: str | None = None  # "多少冊" -> "册": the answer must be a number followed by this measure word
+    name_tokens: list[set[str]] = field(default_factory=list)  # one token set per capitalised name in the question
 
 
 def analyse_question(question: str) -> QuestionInfo:
@@ -141,6 +142,7 @@ def analyse_question(question: str) -> QuestionInfo:
         anchors=_anchors(q),
         content_tokens=set(tokenize(q)) - _WH_WORDS,
         zh_unit=(m.group(1) if (m := _ZH_COUNT_UNIT.search(to_simplified(q))) else None),
+        name_tokens=[t for t in (set(tokenize(term)) for term in proper_terms(q)) if t],
     )
 
 
@@ -162,6 +164,13 @@ _COMMON_LONG = frozenset(
 
 
 _WH_WORDS = frozenset("who whom whose what when where which why how many much".split())
+
+
+def entity_overlap(q: QuestionInfo, article_tokens: set[str] | None) -> float:
+    """Share of the question's names (capitalised words, as tokens) found in an article; 1.0 if it names none."""
+    if article_tokens is None or not q.name_tokens:
+        return 1.0
+    return sum(1 for group in q.name_tokens if group & article_tokens) / len(q.name_tokens)
 
 
 def coverage(q: QuestionInfo, text: str) -> float:
@@ -201,7 +210,10 @@ class ExtractiveAnswerer(Answerer):
             type_ok = False
         if "rerank" in sc:
             support = sc["rerank"] + self.s.coverage_weight * coverage(q, text)
-            return _Scored(n, support, "ce", type_ok and support >= self.s.min_support + penalty)
+            # The names the question uses must be those of the sentence's article ("Who presided over the
+            # Tianjin Olympic Games?" is not answered from an article that never mentions Tianjin).
+            names_ok = entity_overlap(q, article_tokens) >= 0.5
+            return _Scored(n, support, "ce", type_ok and names_ok and support >= self.s.min_support + penalty)
         dense = sc.get("dense", 0.0)
         # Routing needs positive evidence: a name/number/word of the question in the sentence or its article.
         shared = q.anchors & (set(tokenize(text)) | (article_tokens or set()))

@@ -71,9 +71,9 @@ class Indexer:
     def remove_leftovers(self) -> list[str]:
         """Delete sentences whose article has no completion record (an interrupted ingest)."""
         complete = self.store.list_articles()
-        got = self.store.sentences.get(include=["metadatas"])
+        ids, metas = self.store.sentence_metadatas()
         stale_ids = [
-            i for i, m in zip(got["ids"], got["metadatas"])
+            i for i, m in zip(ids, metas)
             if (m or {}).get("source") not in complete
             or (m or {}).get("content_hash") != complete[(m or {}).get("source")].content_hash
         ]

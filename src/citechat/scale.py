@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 SURNAMES = ("Wang Zhang Chen Yang Zhao Huang Zhou Wu Xu Sun Ma Zhu Hu Guo He Lin Gao Luo Zheng Liang Xie Song Tang "
             "Han Feng Deng Cao Peng Zeng Xiao Tian Dong Pan Yuan Cai Jiang Yu Du Ye Cheng Wei Su Lu Ding Ren Shen "
@@ -65,9 +65,9 @@ class DistractorGenerator:
         return f"{r.choice(SURNAMES)} {r.choice(GIVEN)}{r.choice(GIVEN).lower() if r.random() < 0.6 else ''}"
 
     def _place(self, real_ok: bool = False) -> str:
-        # Real place names appear only in generic sentences: a distractor must not give a second, different
-        # answer to a dev question ("On June 19, Luohu District held a meeting ..."), only compete for it.
-        return self.rng.choice(REAL_PLACES) if real_ok and self.rng.random() < 0.15 else self.rng.choice(DISTRICTS)
+        # Real place names are not used: a distractor must not state a second, different fact about a real
+        # place ("Wu Tao, head of the district, said that Luohu ..."), only compete for the same words.
+        return self.rng.choice(DISTRICTS)
 
     def _number(self) -> str:
         r = self.rng

@@ -53,6 +53,20 @@ class StoredArticle:
         )
 
 
+def _get_all(collection: Any, include: list[str], page: int = 5000) -> dict[str, list]:
+    """collection.get() for every record, a page at a time (one huge get hits SQLite's variable limit)."""
+    out: dict[str, list] = {"ids": [], **{k: [] for k in include}}
+    offset = 0
+    while True:
+        got = collection.get(include=include, limit=page, offset=offset)
+        out["ids"] += got["ids"]
+        for k in include:
+            out[k] += list(got[k] or [])
+        if len(got["ids"]) < page:
+            return out
+        offset += page
+
+
 def _chroma_settings():
     from chromadb.config import Settings as ChromaSettings
 
@@ -184,7 +198,7 @@ class Store:
     # --- articles ---------------------------------------------------------------------------------
 
     def list_articles(self) -> dict[str, StoredArticle]:
-        got = self.articles.get(include=["metadatas"])
+        got = _get_all(self.articles, ["metadatas"])
         return {i: StoredArticle.from_meta(i, m or {}) for i, m in zip(got["ids"], got["metadatas"])}
 
     def article_text(self, source: str) -> str | None:
@@ -216,11 +230,15 @@ class Store:
     # --- sentences --------------------------------------------------------------------------------
 
     def sentence_sources(self) -> set[str]:
-        got = self.sentences.get(include=["metadatas"])
+        got = _get_all(self.sentences, ["metadatas"])
         return {str((m or {}).get("source")) for m in got["metadatas"]}
 
+    def sentence_metadatas(self) -> tuple[list[str], list[dict[str, Any]]]:
+        got = _get_all(self.sentences, ["metadatas"])
+        return got["ids"], got["metadatas"]
+
     def all_sentences(self) -> tuple[list[str], list[str], list[dict[str, Any]]]:
-        got = self.sentences.get(include=["documents", "metadatas"])
+        got = _get_all(self.sentences, ["documents", "metadatas"])
         return got["ids"], got["documents"], got["metadatas"]
 
     def revision(self) -> str:
