@@ -19,6 +19,15 @@ CHROMIUM_ARGS = [
 ]
 
 
+def store_env(index_dir: Path) -> dict[str, str]:
+    """In server mode (CITECHAT_TEST_STORE=server) an index folder maps to its own collection on the server."""
+    if os.environ.get("CITECHAT_TEST_STORE") != "server":
+        return {}
+    import hashlib
+
+    return {"CITECHAT_COLLECTION": "c" + hashlib.sha1(str(index_dir).encode()).hexdigest()[:12]}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -33,7 +42,7 @@ class AppServer:
         self.url = f"http://127.0.0.1:{self.port}/"
         self.data_dir, self.index_dir = data_dir, index_dir
         env = dict(os.environ, CITECHAT_INDEX_DIR=str(index_dir), CITECHAT_DATA_DIR=str(data_dir),
-                   CITECHAT_PORT=str(self.port), **(extra_env or {}))
+                   CITECHAT_PORT=str(self.port), **store_env(index_dir), **(extra_env or {}))
         self.log = open(index_dir.parent / f"app-{self.port}.log", "w")
         self.proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--ingest"], env=env,
                                      stdout=self.log, stderr=subprocess.STDOUT, text=True)

@@ -23,6 +23,56 @@ ARTICLES = ROOT / "data" / "articles"
 DEV_SET = ROOT / "evals" / "dev.jsonl"
 
 
+# CITECHAT_TEST_STORE=server runs the suite against a real Chroma server (`chroma run`) instead of local
+# folders: in-process engines and the app/CLI subprocesses all use it, each test with its own collection.
+SERVER_MODE = os.environ.get("CITECHAT_TEST_STORE") == "server"
+local_only = pytest.mark.skipif(SERVER_MODE, reason="tests the local index folder itself")
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    if not SERVER_MODE:
+        yield None
+        return
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from browser_support import free_port
+
+    port = free_port()
+    path = tmp_path_factory.mktemp("chroma-suite")
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "chroma"), "run", "--path", str(path), "--port",
+                             str(port), "--host", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(url + "/api/v2/heartbeat", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.5)
+    os.environ["CITECHAT_CHROMA_URL"] = url  # subprocesses (CLI, app) inherit it
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(autouse=True)
+def _server_collection(chroma_server, monkeypatch):
+    """In server mode every test gets fresh collections (CLI and app subprocesses inherit the name)."""
+    if chroma_server:
+        import uuid
+
+        monkeypatch.setenv("CITECHAT_COLLECTION", "t" + uuid.uuid4().hex[:12])
+    yield
+
+
+def make_settings(**kw) -> Settings:
+    """Settings for an in-process engine, honouring server mode."""
+    return Settings(**kw)
+
+
 @pytest.fixture(scope="session")
 def embedder():
     e = make_embedder(Settings().embedder)
@@ -42,16 +92,17 @@ def make_engine(embedder, encoder, tmp_path):
     """Build an Engine over a fresh index folder, reusing the session's models."""
 
     def _make(data_dir: Path | None = None, index_dir: Path | None = None) -> Engine:
-        settings = Settings(data_dir=data_dir or ARTICLES, index_dir=index_dir or tmp_path / "index")
+        settings = make_settings(data_dir=data_dir or ARTICLES, index_dir=index_dir or tmp_path / "index")
         return Engine(settings, embedder=embedder, encoder=encoder)
 
     return _make
 
 
 @pytest.fixture(scope="session")
-def corpus_engine(embedder, encoder, tmp_path_factory):
+def corpus_engine(embedder, encoder, tmp_path_factory, chroma_server):
     """An engine over the five shipped articles, ingested once for the session."""
-    settings = Settings(data_dir=ARTICLES, index_dir=tmp_path_factory.mktemp("corpus") / "index")
+    settings = Settings(data_dir=ARTICLES, index_dir=tmp_path_factory.mktemp("corpus") / "index",
+                        collection="corpus" if chroma_server else "citechat")
     engine = Engine(settings, embedder=embedder, encoder=encoder)
     engine.ingest(progress=False)
     engine.warm_up()

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ARTICLES, DEV_SET
+from browser_support import store_env
+from conftest import ARTICLES, DEV_SET, local_only
 
 
 def run(args: list[str], index: Path, data: Path = ARTICLES, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = dict(os.environ, CITECHAT_INDEX_DIR=str(index), CITECHAT_DATA_DIR=str(data))
+    env = dict(os.environ, CITECHAT_INDEX_DIR=str(index), CITECHAT_DATA_DIR=str(data), **store_env(index))
     return subprocess.run([sys.executable, "-m", "citechat", *args], capture_output=True, text=True, env=env,
                           timeout=timeout)
 
@@ -74,6 +75,7 @@ def test_bad_questions(built_index, question, needle):
     no_traceback(p)
 
 
+@local_only
 def test_missing_index(tmp_path):
     p = run(["ask", "Who presented flags in Luohu?"], tmp_path / "nothing-here")
     assert p.returncode == 2
@@ -82,6 +84,7 @@ def test_missing_index(tmp_path):
     assert not (tmp_path / "nothing-here").exists()
 
 
+@local_only
 def test_corrupt_index_then_rebuild(built_index, tmp_path):
     index = tmp_path / "index"
     shutil.copytree(built_index, index)
@@ -100,6 +103,7 @@ def test_corrupt_index_then_rebuild(built_index, tmp_path):
     assert json.loads(p.stdout)["answerable"]
 
 
+@local_only
 def test_foreign_folder_is_not_touched(tmp_path):
     index = tmp_path / "notes"
     index.mkdir()

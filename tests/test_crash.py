@@ -21,6 +21,8 @@ from citechat.config import Settings
 from citechat.engine import Engine
 from citechat.scale import write_corpus
 
+from browser_support import store_env
+
 RUNS = int(os.environ.get("CITECHAT_CRASH_RUNS", "5"))
 
 
@@ -48,7 +50,7 @@ def test_sigkill_during_ingest_then_recover(run, tmp_path, embedder, encoder):
     (data / "marker.txt").write_text("Marker story\n\nThe Quillon bridge opened with 8,642 cyclists on day one.",
                                      encoding="utf-8")
     index = tmp_path / "index"
-    env = dict(os.environ, CITECHAT_INDEX_DIR=str(index), CITECHAT_DATA_DIR=str(data))
+    env = dict(os.environ, CITECHAT_INDEX_DIR=str(index), CITECHAT_DATA_DIR=str(data), **store_env(index))
     cmd = [sys.executable, "-m", "citechat", "ingest", "--no-progress"]
     if run % 3 == 2:  # sometimes a first complete ingest, then a kill during an update of every article
         subprocess.run(cmd, env=env, check=True, capture_output=True)
@@ -61,7 +63,9 @@ def test_sigkill_during_ingest_then_recover(run, tmp_path, embedder, encoder):
     # Recover: a normal ingest.
     p = subprocess.run(cmd, env=env, capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
-    engine = Engine(Settings(index_dir=index, data_dir=data), embedder=embedder, encoder=encoder, create=False)
+    engine = Engine(Settings(index_dir=index, data_dir=data, **{k.removeprefix("CITECHAT_").lower(): v for k, v in
+                                                              store_env(index).items()}),
+                    embedder=embedder, encoder=encoder, create=False)
     check_consistent(engine, data)
     ans = engine.ask("How many cyclists crossed the Quillon bridge on day one?")
     assert ans.answerable and "8,642" in ans.answer

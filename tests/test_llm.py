@@ -7,6 +7,7 @@ a fabricated name in an answer, and a server that hangs.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -56,6 +57,8 @@ def llm_server(tmp_path_factory):
 
 
 def llm_engine(embedder, encoder, index_dir: Path, base_url: str, data_dir: Path = ARTICLES, **kw) -> Engine:
+    if "collection" not in kw and data_dir == ARTICLES:
+        kw["collection"] = "corpus" if os.environ.get("CITECHAT_TEST_STORE") == "server" else "citechat"
     settings = Settings(data_dir=data_dir, index_dir=index_dir, llm="openai-like", llm_base_url=base_url, **kw)
     return Engine(settings, embedder=embedder, encoder=encoder)
 

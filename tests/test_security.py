@@ -6,12 +6,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from citechat.config import Settings
 from citechat.loading import load_article, LoadError
 
-from conftest import ARTICLES
+from conftest import ARTICLES, local_only
 
 
 def run(args, env_extra: dict, timeout=300) -> subprocess.CompletedProcess:
@@ -84,6 +83,7 @@ def test_logs_are_structured_and_hold_no_article_text_or_secrets(tmp_path):
     assert "presented flags to the 11 leading units" not in p.stderr + p2.stderr  # no article text in logs
 
 
+@local_only
 def test_doctor_names_each_problem(tmp_path):
     env = {"CITECHAT_INDEX_DIR": str(tmp_path / "missing-index"), "CITECHAT_DATA_DIR": str(tmp_path / "no-articles"),
            "CITECHAT_LLM": "openai-like", "CITECHAT_LLM_BASE_URL": "http://127.0.0.1:9/v1"}
@@ -100,6 +100,7 @@ def test_doctor_names_each_problem(tmp_path):
     assert p.returncode == 0 and "all checks passed" in p.stdout
 
 
+@local_only
 def test_index_from_an_older_version_is_rebuilt_by_ingest(tmp_path):
     env = {"CITECHAT_INDEX_DIR": str(tmp_path / "index"), "CITECHAT_DATA_DIR": str(ARTICLES)}
     assert run(["ingest", "--no-progress"], env).returncode == 0
