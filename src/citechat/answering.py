@@ -126,6 +126,7 @@ class QuestionInfo:
     content_tokens: set[str]
     zh_unit: str | None = None  # "多少冊" -> "册": the answer must be a number followed by this measure word
     name_tokens: list[set[str]] = field(default_factory=list)  # one token set per capitalised name in the question
+    distinctive_names: list[set[str]] = field(default_factory=list)  # those few articles use (set per retrieval)
 
 
 def analyse_question(question: str) -> QuestionInfo:
@@ -167,10 +168,12 @@ _WH_WORDS = frozenset("who whom whose what when where which why how many much".s
 
 
 def entity_overlap(q: QuestionInfo, article_tokens: set[str] | None) -> float:
-    """Share of the question's names (capitalised words, as tokens) found in an article; 1.0 if it names none."""
-    if article_tokens is None or not q.name_tokens:
+    """Share of the question's distinctive names (capitalised words few articles use) found in an article;
+    1.0 if it names none. Common capitalised words ("District", "Bureau") don't identify an article."""
+    names = q.distinctive_names
+    if article_tokens is None or not names:
         return 1.0
-    return sum(1 for group in q.name_tokens if group & article_tokens) / len(q.name_tokens)
+    return sum(1 for group in names if group & article_tokens) / len(names)
 
 
 def coverage(q: QuestionInfo, text: str) -> float:
@@ -214,14 +217,25 @@ class ExtractiveAnswerer(Answerer):
             # Tianjin Olympic Games?" is not answered from an article that never mentions Tianjin).
             names_ok = entity_overlap(q, article_tokens) >= 0.5
             return _Scored(n, support, "ce", type_ok and names_ok and support >= self.s.min_support + penalty)
+        if not q.cjk and not is_cjk(text):
+            # An English pair the cross-encoder did not score (ranked below its candidates) is not evidence.
+            return _Scored(n, sc.get("dense", 0.0), "xl", False)
         dense = sc.get("dense", 0.0)
         # Routing needs positive evidence: a name/number/word of the question in the sentence or its article.
         shared = q.anchors & (set(tokenize(text)) | (article_tokens or set()))
-        ok = type_ok and bool(shared) and dense >= self.s.min_dense_crosslingual + xl_penalty * self.s.dense_per_logit
+        names_ok = entity_overlap(q, article_tokens) >= 0.5
+        ok = type_ok and names_ok and bool(shared) and \
+            dense >= self.s.min_dense_crosslingual + xl_penalty * self.s.dense_per_logit
         return _Scored(n, dense, "xl", ok)
 
-    def answer(self, question: str, retrieved: RetrievalResult) -> Answer:
+    @staticmethod
+    def _analyse(question: str, retrieved: RetrievalResult) -> QuestionInfo:
         q = analyse_question(question)
+        q.distinctive_names = [g for g in q.name_tokens if retrieved.is_distinctive(g)]
+        return q
+
+    def answer(self, question: str, retrieved: RetrievalResult) -> Answer:
+        q = self._analyse(question, retrieved)
         # Unknown names weigh against English sentences; against Chinese sentences only unknown Chinese words do
         # (an English word like "School" cannot occur in a Chinese article).
         penalty = self.s.unknown_term_penalty if retrieved.unknown_terms else 0.0
@@ -244,7 +258,7 @@ class ExtractiveAnswerer(Answerer):
 
     def ranked(self, question: str, retrieved: RetrievalResult) -> list[_Scored]:
         """All candidates, best first: supported before unsupported, cross-encoder scores before dense ones."""
-        q = analyse_question(question)
+        q = self._analyse(question, retrieved)
         penalty = self.s.unknown_term_penalty if retrieved.unknown_terms else 0.0
         xl_penalty = self.s.unknown_term_penalty if any(is_cjk(t) for t in retrieved.unknown_terms) else 0.0
         scored = [self._score(q, n, penalty, xl_penalty, retrieved.article_tokens(n.node.metadata.get("source", "")))

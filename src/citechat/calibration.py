@@ -48,8 +48,8 @@ def calibrate(engine: Any, files: list[Path]) -> str:
     ce_pos, ce_neg, xl_pos, xl_neg = [], [], [], []
     for f in files:
         for case in read_cases(f):
-            q = analyse_question(case.question)
             r = engine.retriever.retrieve(case.question)
+            q = probe._analyse(case.question, r)
             scored = [probe._score(q, n, 0.0, 0.0, r.article_tokens(n.node.metadata.get('source', ''))) for n in r.nodes]
             def is_gold(sc) -> bool:
                 return bool(case.evidence) and case.evidence.lower() in sc.node.node.get_content().lower()

@@ -27,8 +27,8 @@ class ChunkingSettings(BaseModel):
 
 
 class RetrievalSettings(BaseModel):
-    dense_top_k: int = Field(12, ge=1, description="Sentences taken from the vector store per question.")
-    bm25_top_k: int = Field(12, ge=1, description="Sentences taken from BM25 per question.")
+    dense_top_k: int = Field(24, ge=1, description="Sentences taken from the vector store per question.")
+    bm25_top_k: int = Field(24, ge=1, description="Sentences taken from BM25 per question.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
     rerank_top_n: int = Field(
         10, ge=1, description="Fused candidates scored by the cross-encoder (it costs ~10-20 ms each on 2 cores)."

@@ -13,6 +13,7 @@ import math
 import os
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,14 @@ class DenseRetriever(BaseRetriever):
         self.last_query_embedding = qvec
         if self.store.count() == 0:
             return []
+        filters = None
+        if query_bundle.custom_embedding_strs:  # used here to carry a source filter: ["src1", "src2", ...]
+            from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter, MetadataFilters
+
+            filters = MetadataFilters(filters=[MetadataFilter(key="source", value=list(query_bundle.custom_embedding_strs),
+                                                              operator=FilterOperator.IN)])
         res = self.store.vector_store.query(
-            VectorStoreQuery(query_embedding=qvec.tolist(), similarity_top_k=self.top_k)
+            VectorStoreQuery(query_embedding=qvec.tolist(), similarity_top_k=self.top_k, filters=filters)
         )
         out = []
         for node, sim in zip(res.nodes or [], res.similarities or []):
@@ -85,6 +92,8 @@ class BM25Retriever(BaseRetriever):
         self._vocab: set[str] = set()
         self._source_tokens: dict[str, set[str]] = {}
         self._complete: dict[str, str] = {}
+        self._df: Counter = Counter()
+        self._source_index: dict[str, list[int]] = {}
 
     def refresh(self, force: bool = False) -> None:
         rev = self.store.revision()
@@ -113,6 +122,11 @@ class BM25Retriever(BaseRetriever):
             self._bm25, self._records, self._vocab, self._revision = bm25, records, vocab, rev
             self._source_tokens = by_source
             self._complete = complete
+            self._df = Counter(t for toks in by_source.values() for t in toks)
+            index_of: dict[str, list[int]] = {}
+            for k, (_, _, meta) in enumerate(records):
+                index_of.setdefault(str(meta.get("source")), []).append(k)
+            self._source_index = index_of
 
     def vocabulary(self) -> set[str]:
         self.refresh()
@@ -122,17 +136,36 @@ class BM25Retriever(BaseRetriever):
         """True if the sentence belongs to the current version of a fully ingested article."""
         return self._complete.get(meta.get("source")) == meta.get("content_hash")
 
+    def article_frequency(self, token: str) -> int:
+        """In how many articles a token occurs."""
+        return self._df.get(token, 0)
+
+    @property
+    def article_count(self) -> int:
+        return len(self._source_tokens)
+
     def source_tokens(self, source: str) -> set[str]:
         """Every BM25 token of one article (names, pinyin, numbers, words)."""
         return self._source_tokens.get(source, set())
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        return self.search(query_bundle.query_str)
+
+    def search(self, query: str, sources: list[str] | None = None) -> list[NodeWithScore]:
+        """Top sentences by BM25, optionally only among the given articles' sentences."""
         self.refresh()
         bm25, records = self._bm25, self._records
-        tokens = tokenize(query_bundle.query_str)
+        tokens = tokenize(query)
         if bm25 is None or not tokens:
             return []
         scores = bm25.get_scores(tokens)
+        if sources is not None:
+            allowed = np.array([i for s in sources for i in self._source_index.get(s, [])], dtype=np.int64)
+            if not len(allowed):
+                return []
+            masked = np.full_like(scores, -1.0)
+            masked[allowed] = scores[allowed]
+            scores = masked
         k = min(self.top_k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
@@ -157,18 +190,24 @@ class HybridRetriever(BaseRetriever):
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         return self.retrieve_timed(query_bundle)[0]
 
-    def retrieve_timed(self, query_bundle: QueryBundle) -> tuple[list[NodeWithScore], dict[str, float]]:
+    def retrieve_timed(self, query_bundle: QueryBundle,
+                       focus: list[str] | None = None) -> tuple[list[NodeWithScore], dict[str, float]]:
+        """`focus`: articles the question names; they get their own dense and BM25 pass, so a sentence from them
+        can't be crowded out by look-alike sentences from thousands of other articles."""
         t0 = time.perf_counter()
         qvec = self.dense.embedder.embed_query(query_bundle.query_str)
         t1 = time.perf_counter()
         self.bm25.refresh()
-        dense = [n for n in self.dense.retrieve(QueryBundle(query_str=query_bundle.query_str, embedding=qvec.tolist()))
-                 if self.bm25.is_complete(n.node.metadata)]
+        q = query_bundle.query_str
+        passes = [QueryBundle(query_str=q, embedding=qvec.tolist())]
+        if focus:
+            passes.append(QueryBundle(query_str=q, embedding=qvec.tolist(), custom_embedding_strs=list(focus)))
+        dense_lists = [[n for n in self.dense.retrieve(b) if self.bm25.is_complete(n.node.metadata)] for b in passes]
         t2 = time.perf_counter()
-        sparse = self.bm25.retrieve(query_bundle)
+        sparse_lists = [self.bm25.search(q)] + ([self.bm25.search(q, focus)] if focus else [])
         t3 = time.perf_counter()
         fused: dict[str, NodeWithScore] = {}
-        for ranked in (dense, sparse):
+        for ranked in (*dense_lists, *sparse_lists):
             for rank, n in enumerate(ranked):
                 cur = fused.setdefault(n.node.node_id, n)
                 if cur is not n:
@@ -293,6 +332,13 @@ class RetrievalResult:
     def article_tokens(self, source: str) -> set[str]:
         return self.bm25.source_tokens(source) if self.bm25 is not None else set()
 
+    def is_distinctive(self, tokens: set[str]) -> bool:
+        """A name is distinctive if few articles use it (or none: then it can't be matched at all)."""
+        if self.bm25 is None:
+            return True
+        limit = max(2, int(0.1 * self.bm25.article_count))
+        return min(self.bm25.article_frequency(t) for t in tokens) <= limit
+
     def article(self, source: str) -> tuple[dict[str, Any], str]:
         got = self.store.articles.get(ids=[source], include=["metadatas", "documents"])
         if not got["ids"]:
@@ -340,9 +386,32 @@ class Retriever:
         out += [w for w in chinese_terms(question) if w not in known]
         return out
 
+    def distinctive_names(self, question: str) -> list[set[str]]:
+        """The question's names that few articles use (as token sets)."""
+        bm25 = self.hybrid.bm25
+        bm25.refresh()
+        limit = max(2, int(0.1 * bm25.article_count))
+        groups = [g for g in (set(tokenize(t)) for t in proper_terms(question)) if g]
+        return [g for g in groups if 0 < min(bm25.article_frequency(t) for t in g) <= limit]
+
+    def route_by_names(self, names: list[set[str]], nodes: list[NodeWithScore]) -> list[NodeWithScore]:
+        """Put candidates from articles that contain the question's distinctive names first (stable, so the fused
+        order holds within each group)."""
+        if not names:
+            return nodes
+        bm25 = self.hybrid.bm25
+        return sorted(nodes, key=lambda n: -sum(1 for g in names
+                                                 if g & bm25.source_tokens(n.node.metadata.get("source", ""))))
+
     def retrieve(self, question: str) -> RetrievalResult:
         bundle = QueryBundle(query_str=question)
-        nodes, timings = self.hybrid.retrieve_timed(bundle)
+        names = self.distinctive_names(question)
+        focus = None
+        if names:
+            bm25 = self.hybrid.bm25
+            focus = [s for s, toks in bm25._source_tokens.items() if any(g & toks for g in names)][:50]
+        nodes, timings = self.hybrid.retrieve_timed(bundle, focus=focus)
+        nodes = self.route_by_names(names, nodes)
         t0 = time.perf_counter()
         nodes = self.rerank.postprocess_nodes(nodes, query_bundle=bundle)
         timings["rerank"] = (time.perf_counter() - t0) * 1000
