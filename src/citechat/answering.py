@@ -379,6 +379,7 @@ class LLMAnswerer(Answerer):
 
     def stream(self, question: str, retrieved: RetrievalResult):
         """Yields text deltas while the LLM writes, then the final, verified `Answer`."""
+        import gc
         import time
 
         base = self.extractive.answer(question, retrieved)
@@ -392,6 +393,7 @@ class LLMAnswerer(Answerer):
         text = ""
         self.calls += 1
         stream = None
+        finished = False
         try:
             stream = self.llm.stream_chat(self.messages(question, sources))
             for r in stream:
@@ -403,12 +405,18 @@ class LLMAnswerer(Answerer):
                     yield delta
                 if time.perf_counter() - t0 > self.timeout_s:
                     raise TimeoutError(f"no complete answer within {self.timeout_s:.0f} s")
+            finished = True
         except Exception as e:  # noqa: BLE001 - any LLM failure falls back to the extractive answer
             yield _fallback(base, f"The LLM is unavailable ({_short_error(e)}); this is the extractive answer.")
             return
         finally:
-            if stream is not None and hasattr(stream, "close"):
-                stream.close()  # never leave an HTTP stream half-read: it deadlocks the connection pool
+            if stream is not None and not finished:
+                # A half-read HTTP stream must be finalised now, at a safe point: left to the garbage collector it
+                # can be closed inside the HTTP client's pool lock during the next request and deadlock it.
+                if hasattr(stream, "close"):
+                    stream.close()
+                del stream
+                gc.collect()
         llm_ms = (time.perf_counter() - t0) * 1000
         checks = self.checker.check_answer(text, sources)
         verified = [c for c in checks if c.verified]
