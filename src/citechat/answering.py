@@ -343,7 +343,8 @@ class LLMAnswerer(Answerer):
     (with a one-line notice) when the LLM is unreachable, too slow, or produces nothing verifiable."""
 
     def __init__(self, llm: Any, extractive: ExtractiveAnswerer, prompts: Any, checker: Any,
-                 max_sources: int = 4, timeout_s: float = 60.0) -> None:
+                 max_sources: int = 4, timeout_s: float = 60.0, relevance: Any = None) -> None:
+        self.relevance = relevance  # (question, [text]) -> cross-encoder logits, to check the answer addresses it
         self.llm = llm
         self.extractive = extractive
         self.prompts = prompts
@@ -425,6 +426,15 @@ class LLMAnswerer(Answerer):
                 "wrote nothing that its sources support" if text.strip() else "returned an empty answer"
             yield _fallback(base, f"The LLM {why}; this is the extractive answer.")
             return
+        if self.relevance is not None and not is_cjk(question):
+            # Faithful is not enough: the verified sentences must answer the question about as well as a cited
+            # sentence has to (same calibrated bar as the extractive answerer), or the extractive answer is better.
+            said = " ".join(c.text for c in verified)
+            q = analyse_question(question)
+            support = float(self.relevance(question, [said])[0]) + self.extractive.s.coverage_weight * coverage(q, said)
+            if support < self.extractive.s.min_support:
+                yield _fallback(base, "The LLM's answer did not address the question; this is the extractive answer.")
+                return
         renumber: dict[int, int] = {}
         for c in verified:
             for n in c.citations:

@@ -47,8 +47,10 @@ class Engine:
         if self.llm is not None:
             self.prompts = load_prompts(self.settings.prompts_dir)
             checker = GroundingChecker(lambda texts: self.embedder.embed_documents(texts))
+            encoder = self.retriever.encoder
             self.answerer = LLMAnswerer(self.llm, self.extractive, self.prompts, checker,
-                                        max_sources=self.settings.llm_max_sources, timeout_s=self.settings.llm_timeout_s)
+                                        max_sources=self.settings.llm_max_sources, timeout_s=self.settings.llm_timeout_s,
+                                        relevance=encoder.score if encoder is not None else None)
         self._ingest_lock = threading.Lock()
 
     def warm_up(self) -> None:
