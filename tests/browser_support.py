@@ -68,6 +68,24 @@ class AppServer:
         self.log.close()
 
 
+def start_chroma_server(path: Path) -> tuple[subprocess.Popen, str]:
+    """`chroma run` on a free loopback port; returns the process and its URL once it answers."""
+    import urllib.request
+
+    port = free_port()
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "chroma"), "run", "--path", str(path), "--port",
+                             str(port), "--host", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(url + "/api/v2/heartbeat", timeout=1)
+            return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("chroma server did not start")
+
+
 def copy_articles(src: Path, dst: Path) -> Path:
     dst.mkdir(parents=True, exist_ok=True)
     for f in src.iterdir():

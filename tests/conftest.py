@@ -34,24 +34,9 @@ def chroma_server(tmp_path_factory):
     if not SERVER_MODE:
         yield None
         return
-    import subprocess
-    import sys
-    import time
-    import urllib.request
+    from browser_support import start_chroma_server
 
-    from browser_support import free_port
-
-    port = free_port()
-    path = tmp_path_factory.mktemp("chroma-suite")
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "chroma"), "run", "--path", str(path), "--port",
-                             str(port), "--host", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            urllib.request.urlopen(url + "/api/v2/heartbeat", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.5)
+    proc, url = start_chroma_server(tmp_path_factory.mktemp("chroma-suite"))
     os.environ["CITECHAT_CHROMA_URL"] = url  # subprocesses (CLI, app) inherit it
     yield url
     proc.terminate()

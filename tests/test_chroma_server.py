@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from citechat.config import Settings
 from citechat.engine import Engine
 from citechat.store import IndexProblem
 
-from browser_support import free_port
+from browser_support import free_port, start_chroma_server
 from conftest import ARTICLES
 
 CHROMA = Path(sys.executable).parent / "chroma"
@@ -25,27 +24,10 @@ CHROMA = Path(sys.executable).parent / "chroma"
 def chroma_url(tmp_path_factory):
     if not CHROMA.exists():
         pytest.skip("the chroma CLI is not installed")
-    port = free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
-    log = open(path.parent / "chroma.log", "w")
-    proc = subprocess.Popen([str(CHROMA), "run", "--path", str(path), "--port", str(port), "--host", "127.0.0.1"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    import urllib.request
-
-    for _ in range(120):
-        try:
-            urllib.request.urlopen(url + "/api/v2/heartbeat", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("chroma server did not start")
+    proc, url = start_chroma_server(tmp_path_factory.mktemp("chroma-server"))
     yield url
     proc.terminate()
     proc.wait(timeout=30)
-    log.close()
 
 
 def cli(args, url: str, collection: str, data: Path = ARTICLES) -> subprocess.CompletedProcess:
