@@ -112,7 +112,9 @@ def check_index_folder(index_dir: Path) -> None:
             "or point --index-dir at an empty folder."
         )
     try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        # Read-write, not mode=ro: after a crash SQLite must recover the write-ahead log, which a read-only
+        # connection can't do ("attempt to write a readonly database"). The check itself writes nothing.
+        con = sqlite3.connect(str(db))
         try:
             con.execute("SELECT count(*) FROM collections").fetchone()
             ok = con.execute("PRAGMA quick_check").fetchone()
