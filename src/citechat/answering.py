@@ -234,15 +234,19 @@ class ExtractiveAnswerer(Answerer):
         q.distinctive_names = [g for g in q.name_tokens if retrieved.is_distinctive(g)]
         return q
 
-    def answer(self, question: str, retrieved: RetrievalResult) -> Answer:
-        q = self._analyse(question, retrieved)
+    def _score_all(self, q: QuestionInfo, retrieved: RetrievalResult) -> tuple[list[_Scored], float, float]:
+        """Every candidate scored, with the penalties applied to English and to cross-language decisions."""
         # Unknown names weigh against English sentences; against Chinese sentences only unknown Chinese words do
         # (an English word like "School" cannot occur in a Chinese article).
         penalty = self.s.unknown_term_penalty if retrieved.unknown_terms else 0.0
-        cjk_unknown = any(is_cjk(t) for t in retrieved.unknown_terms)
-        xl_penalty = self.s.unknown_term_penalty if cjk_unknown else 0.0
+        xl_penalty = self.s.unknown_term_penalty if any(is_cjk(t) for t in retrieved.unknown_terms) else 0.0
         scored = [self._score(q, n, penalty, xl_penalty, retrieved.article_tokens(n.node.metadata.get("source", "")))
                   for n in retrieved.nodes]
+        return scored, penalty, xl_penalty
+
+    def answer(self, question: str, retrieved: RetrievalResult) -> Answer:
+        q = self._analyse(question, retrieved)
+        scored, penalty, xl_penalty = self._score_all(q, retrieved)
         if q.wants_outlet or q.wants_pubdate:
             meta = self._metadata_answer(q, retrieved, scored, penalty, xl_penalty)
             if meta is not None:
@@ -258,11 +262,7 @@ class ExtractiveAnswerer(Answerer):
 
     def ranked(self, question: str, retrieved: RetrievalResult) -> list[_Scored]:
         """All candidates, best first: supported before unsupported, cross-encoder scores before dense ones."""
-        q = self._analyse(question, retrieved)
-        penalty = self.s.unknown_term_penalty if retrieved.unknown_terms else 0.0
-        xl_penalty = self.s.unknown_term_penalty if any(is_cjk(t) for t in retrieved.unknown_terms) else 0.0
-        scored = [self._score(q, n, penalty, xl_penalty, retrieved.article_tokens(n.node.metadata.get("source", "")))
-                  for n in retrieved.nodes]
+        scored, _, _ = self._score_all(self._analyse(question, retrieved), retrieved)
         return sorted(scored, key=lambda s: (not s.ok, s.kind != "ce", -s.support))
 
     def _choose(self, scored: list[_Scored]) -> list[_Scored]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .answering import ExtractiveAnswerer, analyse_question
+from .answering import ExtractiveAnswerer
 from .evaluation import read_cases
 
 

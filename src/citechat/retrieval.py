@@ -129,7 +129,7 @@ class BM25Retriever(BaseRetriever):
             self._source_index = index_of
 
     def vocabulary(self) -> set[str]:
-        self.refresh()
+        """Every BM25 token (as of the last `refresh`)."""
         return self._vocab
 
     def is_complete(self, meta: dict[str, Any]) -> bool:
@@ -149,11 +149,11 @@ class BM25Retriever(BaseRetriever):
         return self._source_tokens.get(source, set())
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+        self.refresh()
         return self.search(query_bundle.query_str)
 
     def search(self, query: str, sources: list[str] | None = None) -> list[NodeWithScore]:
-        """Top sentences by BM25, optionally only among the given articles' sentences."""
-        self.refresh()
+        """Top sentences by BM25, optionally only among the given articles' sentences (call `refresh` first)."""
         bm25, records = self._bm25, self._records
         tokens = tokenize(query)
         if bm25 is None or not tokens:
@@ -190,14 +190,15 @@ class HybridRetriever(BaseRetriever):
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         return self.retrieve_timed(query_bundle)[0]
 
-    def retrieve_timed(self, query_bundle: QueryBundle,
-                       focus: list[str] | None = None) -> tuple[list[NodeWithScore], dict[str, float]]:
+    def retrieve_timed(self, query_bundle: QueryBundle, focus: list[str] | None = None,
+                       refresh: bool = True) -> tuple[list[NodeWithScore], dict[str, float]]:
         """`focus`: articles the question names; they get their own dense and BM25 pass, so a sentence from them
         can't be crowded out by look-alike sentences from thousands of other articles."""
         t0 = time.perf_counter()
         qvec = self.dense.embedder.embed_query(query_bundle.query_str)
         t1 = time.perf_counter()
-        self.bm25.refresh()
+        if refresh:
+            self.bm25.refresh()
         q = query_bundle.query_str
         passes = [QueryBundle(query_str=q, embedding=qvec.tolist())]
         if focus:
@@ -389,7 +390,6 @@ class Retriever:
     def distinctive_names(self, question: str) -> list[set[str]]:
         """The question's names that few articles use (as token sets)."""
         bm25 = self.hybrid.bm25
-        bm25.refresh()
         limit = max(2, int(0.1 * bm25.article_count))
         groups = [g for g in (set(tokenize(t)) for t in proper_terms(question)) if g]
         return [g for g in groups if 0 < min(bm25.article_frequency(t) for t in g) <= limit]
@@ -405,12 +405,13 @@ class Retriever:
 
     def retrieve(self, question: str) -> RetrievalResult:
         bundle = QueryBundle(query_str=question)
+        self.hybrid.bm25.refresh()  # one revision check per question; everything below uses this state
         names = self.distinctive_names(question)
         focus = None
         if names:
             bm25 = self.hybrid.bm25
             focus = [s for s, toks in bm25._source_tokens.items() if any(g & toks for g in names)][:50]
-        nodes, timings = self.hybrid.retrieve_timed(bundle, focus=focus)
+        nodes, timings = self.hybrid.retrieve_timed(bundle, focus=focus, refresh=False)
         nodes = self.route_by_names(names, nodes)
         t0 = time.perf_counter()
         nodes = self.rerank.postprocess_nodes(nodes, query_bundle=bundle)
