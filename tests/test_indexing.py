@@ -1,6 +1,7 @@
 """Incremental ingest against a real Chroma folder with the real default embedder."""
 
 import shutil
+import numpy as np
 from pathlib import Path
 
 from citechat.indexing import Indexer
@@ -55,7 +56,8 @@ def test_incremental_ingest(make_engine, tmp_path):
     assert changed.updated == [target.name]
     new_counts = _sentence_counts(engine)
     assert new_counts[target.name] == counts[target.name] + 1
-    texts = engine.store.sentences.get(where={"source": target.name}, include=["documents"])["documents"]
+    _, all_texts, all_metas = engine.store.all_sentences()
+    texts = [t for t, m in zip(all_texts, all_metas) if m["source"] == target.name]
     assert len(texts) == len(set(texts)) or len(texts) == new_counts[target.name]
     assert "The zebra parade drew 4,321 visitors." in texts
 
@@ -103,3 +105,42 @@ def test_remove_article(make_engine, tmp_path):
     assert engine.remove("001_a87b5d3a02c24cc1.txt") is False
     assert "001_a87b5d3a02c24cc1.txt" not in _sentence_counts(engine)
     assert (data / "001_a87b5d3a02c24cc1.txt").exists()  # the file itself is never touched
+
+
+def test_worker_processes_embed_like_the_main_process(embedder):
+    """Large ingests embed in forked worker processes; the vectors must match in-process embedding."""
+    from citechat.embedding import PARALLEL_MIN_TEXTS
+
+    texts = [f"Sentence {i}: the ferry to island {i % 17} left at {i % 12 + 1} o'clock." for i in range(PARALLEL_MIN_TEXTS + 40)]
+    texts[3] = "濟南市圖書館的館長是王麗華。"
+    here = embedder.embed_many(texts, workers=0)
+    calls = embedder.calls
+    try:
+        forked = embedder.embed_many(texts, workers=2)
+        assert embedder._pool is not None, "the worker path was not taken"
+    finally:
+        embedder.close_workers()
+    assert embedder.calls == calls + 1
+    assert forked.shape == here.shape
+    assert float(np.min(np.sum(forked * here, axis=1))) > 0.9999
+
+
+def test_large_ingest_through_workers_is_complete(make_engine, tmp_path):
+    """An ingest big enough for the worker path stores every sentence once, with the article's exact text."""
+    from citechat.scale import write_corpus
+
+    data = tmp_path / "many"
+    write_corpus(data, 1200, exclude=[], seed=5)
+    engine = make_engine(data_dir=data)
+    engine.settings.embed_workers = 2
+    report = engine.ingest(progress=False)
+    arts = engine.store.list_articles()
+    assert sorted(report.added) == sorted(arts) and len(arts) == len(list(data.glob("*.txt")))
+    ids, texts, metas = engine.store.all_sentences()
+    assert len(ids) == len(set(ids)) == sum(a.sentences for a in arts.values()) >= 1200
+    for t, m in list(zip(texts, metas))[::97]:
+        assert t and t == engine.store.article_text(m["source"])[m["start"]: m["end"]]
+    # Dense search finds a sentence by its own text.
+    probe_text = texts[len(texts) // 2]
+    hits = engine.retriever.hybrid.dense.retrieve(probe_text)
+    assert any(h.node.get_content() == probe_text for h in hits[:3])

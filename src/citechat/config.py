@@ -6,6 +6,7 @@ Top-level fields use the prefix `CITECHAT_` (e.g. `CITECHAT_INDEX_DIR`); nested 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from typing import Literal
@@ -13,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SCHEMA_VERSION = 2  # 2: lean sentence metadata, revision record
+SCHEMA_VERSION = 3  # 2: lean sentence metadata, revision record; 3: sentence text only in the article record
 
 # Cross-language cut-offs measured with `citechat calibrate evals/dev.jsonl evals/calibration.jsonl`
 # (docs/retrieval.md). An embedder not listed here gets FALLBACK_DENSE_CUTOFF and a warning to calibrate.
@@ -95,6 +96,10 @@ class Settings(BaseSettings):
         ),
     )
     collection: str = Field("citechat", description="Chroma collection name prefix.")
+    embed_workers: int | None = Field(
+        None, ge=0, description="Worker processes that embed large ingests (forked, one thread each; only for "
+        "pure-numpy embedders such as the default). None: one per CPU core; 0 or 1: embed in the main process.",
+    )
     chroma_url: str | None = Field(
         None, description="Use a Chroma server (e.g. http://127.0.0.1:8000, started with `chroma run --path DIR "
         "--port 8000`) instead of the local folder `index_dir`. Several app processes can then share one index.",
@@ -129,6 +134,10 @@ class Settings(BaseSettings):
     llm_max_sources: int = Field(4, ge=1, description="Numbered source sentences given to the LLM.")
     prompts_dir: Path | None = Field(None, description="Folder with system.txt, qa.txt and condense.txt (default: prompts/).")
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+
+    @property
+    def ingest_workers(self) -> int:
+        return self.embed_workers if self.embed_workers is not None else (os.cpu_count() or 1)
 
     @property
     def uploads_enabled(self) -> bool:

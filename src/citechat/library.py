@@ -59,7 +59,8 @@ def add_upload(engine: Engine, filename: str, data: bytes, max_bytes: int = MAX_
     tmp = data_dir / f".upload-{time.time_ns()}-{name}"
     tmp.write_bytes(data)
     tmp.replace(target)  # atomic: a crash never leaves a half-written article
-    report = engine.ingest([target], progress=False)
+    # workers=0: no embedding processes forked from the (multi-threaded) web server.
+    report = engine.ingest([target], progress=False, workers=0)
     status = "added" if report.added else "updated" if report.updated else "unchanged"
     return UploadResult(source=name, status=status, report=report)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import math
 import os
 import threading
 import time
@@ -69,9 +68,7 @@ class DenseRetriever(BaseRetriever):
             VectorStoreQuery(query_embedding=qvec.tolist(), similarity_top_k=self.top_k, filters=filters)
         )
         out = []
-        for node, sim in zip(res.nodes or [], res.similarities or []):
-            # ChromaVectorStore reports exp(-cosine distance); turn it back into a cosine similarity.
-            cos = 1.0 + math.log(max(sim, 1e-12))
+        for node, cos in zip(res.nodes or [], res.similarities or []):  # SentenceVectorStore: cosine
             node = _node_from_record(node.node_id, node.get_content(), dict(node.metadata))
             nws = NodeWithScore(node=node, score=cos)
             _scores(nws)["dense"] = cos
@@ -347,8 +344,7 @@ class RetrievalResult:
         return dict(got["metadatas"][0] or {}), got["documents"][0] or ""
 
     def sentence_spans(self, source: str) -> list[tuple[int, int]]:
-        got = self.store.sentences.get(where={"source": source}, include=["metadatas"])
-        return sorted((int(m["start"]), int(m["end"])) for m in got["metadatas"] if m)
+        return sorted((int(m["start"]), int(m["end"])) for m in self.store.sentences_of(source) if "start" in m)
 
 
 class Retriever:

@@ -1,10 +1,12 @@
 """The persisted index: a Chroma database under `index/` (or, later, a Chroma server).
 
-Two collections:
-- `<prefix>_sentences`: one record per sentence (text, embedding, offsets), written through llama-index's
-  `ChromaVectorStore`.
+Three collections:
+- `<prefix>_sentences`: one lean record per sentence (embedding, source, content hash, packed offsets), written
+  and queried through `SentenceVectorStore`, a llama-index `ChromaVectorStore`. The sentence text is not stored
+  again: it is the article's cleaned text between the offsets, so a citation is exact by construction.
 - `<prefix>_articles`: one record per article (cleaned text, title, outlet, date, content hash). It is written
   last during an ingest, so it marks an article as complete; sentences without it are leftovers.
+- `<prefix>_meta`: the revision record, changed on every add/replace/remove (other processes watch it).
 Everything else (BM25, article list) is derived from these, so any process opening the store sees the same index.
 """
 
@@ -17,7 +19,13 @@ import sqlite3
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+from llama_index.core.schema import BaseNode, TextNode
+from llama_index.core.vector_stores.types import VectorStoreQueryResult
+from llama_index.vector_stores.chroma import ChromaVectorStore
+from llama_index.vector_stores.chroma.base import MAX_CHUNK_SIZE, chunk_list
+from pydantic import PrivateAttr
 
 from .config import SCHEMA_VERSION, Settings
 
@@ -51,6 +59,61 @@ class StoredArticle:
             content_hash=str(m.get("content_hash", "")), path=str(m.get("path", "")),
             sentences=int(m.get("sentences", 0)), chunks=int(m.get("chunks", 0)),
         )
+
+
+POS_KEYS = ("sentence", "start", "end", "chunk", "chunk_start", "chunk_end")
+
+
+def pack_sentence_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """Sentence metadata as stored: three fields (each stored field costs Chroma an index row per sentence)."""
+    return {"source": meta["source"], "content_hash": meta["content_hash"],
+            "pos": " ".join(str(int(meta[k])) for k in POS_KEYS)}
+
+
+def unpack_sentence_meta(m: dict[str, Any] | None) -> dict[str, Any]:
+    """Stored sentence metadata -> {source, content_hash, sentence, start, end, chunk, chunk_start, chunk_end}."""
+    m = dict(m or {})
+    pos = str(m.pop("pos", "") or "").split()
+    if len(pos) == len(POS_KEYS):
+        m.update(zip(POS_KEYS, map(int, pos)))
+    return m
+
+
+class SentenceVectorStore(ChromaVectorStore):
+    """llama-index's ChromaVectorStore with lean sentence records. Stock records hold the text twice (document +
+    node JSON) plus 13 metadata fields, and writing them cost more than embedding; these hold an embedding and
+    three fields. Query results get their text from the article records (`article_texts`)."""
+
+    _article_texts: Callable[[dict[str, str]], dict[str, str]] = PrivateAttr()
+
+    def __init__(self, chroma_collection: Any, article_texts: Callable[[dict[str, str]], dict[str, str]]) -> None:
+        super().__init__(chroma_collection=chroma_collection)
+        self._article_texts = article_texts
+
+    def add(self, nodes: list[BaseNode], **add_kwargs: Any) -> list[str]:
+        ids: list[str] = []
+        for part in chunk_list(nodes, MAX_CHUNK_SIZE):
+            self._collection.add(ids=[n.node_id for n in part], embeddings=[n.get_embedding() for n in part],
+                                 metadatas=[pack_sentence_meta(n.metadata) for n in part])
+            ids += [n.node_id for n in part]
+        return ids
+
+    def _query(self, query_embeddings: list[float], n_results: int, where: dict, **kwargs: Any
+               ) -> VectorStoreQueryResult:
+        got = self._collection.query(query_embeddings=query_embeddings, n_results=n_results, where=where or None,
+                                     include=["metadatas", "distances"])
+        metas = [unpack_sentence_meta(m) for m in got["metadatas"][0]]
+        texts = self._article_texts({m.get("source", ""): m.get("content_hash", "") for m in metas})
+        nodes, sims, ids = [], [], []
+        for node_id, meta, dist in zip(got["ids"][0], metas, got["distances"][0]):
+            text = texts.get(meta.get("source", ""))
+            if text is None or "start" not in meta:  # a leftover of an interrupted or replaced ingest
+                continue
+            nodes.append(TextNode(id_=node_id, text=text[meta["start"]: meta["end"]], metadata=meta,
+                                  start_char_idx=meta["start"], end_char_idx=meta["end"]))
+            sims.append(1.0 - float(dist))  # cosine similarity (the collection uses cosine distance)
+            ids.append(node_id)
+        return VectorStoreQueryResult(nodes=nodes, similarities=sims, ids=ids)
 
 
 def _get_all(collection: Any, include: list[str], page: int = 5000) -> dict[str, list]:
@@ -177,9 +240,8 @@ class Store:
                 "Run `citechat index rebuild` to rebuild it from your articles; your article files are not touched."
             ) from e
         self._check_compatible()
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
-        self.vector_store = ChromaVectorStore(chroma_collection=self.sentences)
+        self._texts: dict[str, tuple[str, str]] = {}  # source -> (content hash, cleaned text)
+        self.vector_store = SentenceVectorStore(self.sentences, self.current_texts)
 
     def _check_compatible(self) -> None:
         for col in (self.sentences, self.articles):  # (the meta collection has no embedder)
@@ -213,6 +275,27 @@ class Store:
         got = self.articles.get(ids=list(dict.fromkeys(sources)), include=["documents"])
         return dict(zip(got["ids"], got["documents"]))
 
+    def current_texts(self, hashes: dict[str, str]) -> dict[str, str]:
+        """Cleaned texts of the given articles, only where the stored article still has the given content hash
+        (cached; an article replaced since then is re-read, a removed one is left out)."""
+        out, missing = {}, []
+        for source, h in hashes.items():
+            cached = self._texts.get(source)
+            if cached is not None and cached[0] == h:
+                out[source] = cached[1]
+            else:
+                missing.append(source)
+        if missing:
+            got = self.articles.get(ids=missing, include=["documents", "metadatas"])
+            for source, text, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+                h = str((meta or {}).get("content_hash", ""))
+                if len(self._texts) > 5000:  # bound the cache
+                    self._texts.clear()
+                self._texts[source] = (h, text or "")
+                if h == hashes.get(source):
+                    out[source] = text or ""
+        return out
+
     def put_article(self, source: str, text: str, meta: dict[str, Any], embedding: list[float]) -> None:
         self.put_articles([source], [text], [meta], [embedding])
 
@@ -237,11 +320,29 @@ class Store:
 
     def sentence_metadatas(self) -> tuple[list[str], list[dict[str, Any]]]:
         got = _get_all(self.sentences, ["metadatas"])
-        return got["ids"], got["metadatas"]
+        return got["ids"], [unpack_sentence_meta(m) for m in got["metadatas"]]
 
     def all_sentences(self) -> tuple[list[str], list[str], list[dict[str, Any]]]:
-        got = _get_all(self.sentences, ["documents", "metadatas"])
-        return got["ids"], got["documents"], got["metadatas"]
+        """Every sentence of a complete article: ids, texts (cut from the article texts) and metadata."""
+        arts = _get_all(self.articles, ["documents", "metadatas"])
+        texts = {}
+        for source, text, meta in zip(arts["ids"], arts["documents"], arts["metadatas"]):
+            h = str((meta or {}).get("content_hash", ""))
+            texts[source] = (h, text or "")
+        self._texts.update(texts)
+        ids, metas = self.sentence_metadatas()
+        out_ids, out_texts, out_metas = [], [], []
+        for i, m in zip(ids, metas):
+            h, text = texts.get(m.get("source", ""), ("", ""))
+            if h and h == m.get("content_hash") and "start" in m:
+                out_ids.append(i)
+                out_texts.append(text[m["start"]: m["end"]])
+                out_metas.append(m)
+        return out_ids, out_texts, out_metas
+
+    def sentences_of(self, source: str) -> list[dict[str, Any]]:
+        got = self.sentences.get(where={"source": source}, include=["metadatas"])
+        return [unpack_sentence_meta(m) for m in got["metadatas"]]
 
     def revision(self) -> str:
         """Changes whenever an article is added, replaced or removed, by this or any other process sharing the
