@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test install index eval bench clean browser llm
+.PHONY: run test test-server install index eval bench clean browser llm
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ llm: $(LLM_STAMP)
 
 test: index browser $(LLM_STAMP)
 	$(PY) -m pytest
+
+# The same suite with every index on a real Chroma server (`chroma run` on a loopback port) instead of a folder.
+test-server: index browser $(LLM_STAMP)
+	CITECHAT_TEST_STORE=server $(PY) -m pytest
 
 eval: index
 	$(VENV)/bin/citechat eval evals/dev.jsonl

