@@ -144,3 +144,27 @@ def test_large_ingest_through_workers_is_complete(make_engine, tmp_path):
     probe_text = texts[len(texts) // 2]
     hits = engine.retriever.hybrid.dense.retrieve(probe_text)
     assert any(h.node.get_content() == probe_text for h in hits[:3])
+
+
+def test_a_killed_embedding_worker_loses_nothing(embedder, caplog):
+    """A worker process killed mid-batch (as the OOM killer would) is real here: SIGKILL from the test.
+    The batch is embedded again in this process, with the same vectors."""
+    import os
+    import signal
+    import threading
+
+    from citechat.embedding import PARALLEL_MIN_TEXTS
+
+    texts = [f"Report {i}: the harbour crane {i % 23} lifted {i * 7} containers on Tuesday." for i in range(PARALLEL_MIN_TEXTS * 6)]
+    expected = embedder.embed_many(texts, workers=0)
+    pool = embedder._workers(2)
+    pool.submit(int, 0).result()  # workers are up
+    victim = next(iter(pool._processes))
+    threading.Timer(0.3, os.kill, (victim, signal.SIGKILL)).start()
+    try:
+        got = embedder.embed_many(texts, workers=2)
+    finally:
+        embedder.close_workers()
+    assert got.shape == expected.shape
+    assert float(np.min(np.sum(got * expected, axis=1))) > 0.9999
+    assert "worker process died" in caplog.text, "the kill did not land mid-batch"

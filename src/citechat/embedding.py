@@ -13,6 +13,7 @@ import sys
 import threading
 from abc import ABC, abstractmethod
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Sequence
 
 import numpy as np
@@ -86,8 +87,12 @@ class Embedder(ABC):
             prepared = [self.passage_prefix + to_simplified(t) for t in texts]
             step = -(-len(prepared) // workers)  # one part per worker: no waiting on this process between parts
             parts = [prepared[k: k + step] for k in range(0, len(prepared), step)]
-            vecs = np.concatenate(list(self._workers(workers).map(_encode_in_worker, parts)))
-            return _unit(vecs.astype(np.float32))
+            pool = self._workers(workers)
+            try:
+                return _unit(np.concatenate(list(pool.map(_encode_in_worker, parts))).astype(np.float32))
+            except BrokenProcessPool as e:  # a worker was killed (e.g. out of memory): nothing is lost
+                log.warning("an embedding worker process died (%s); embedding this batch in this process", e)
+                self._discard(pool)
         return np.concatenate([self.embed_documents(texts[k: k + 64]) for k in range(0, len(texts), 64)])
 
     def _workers(self, n: int) -> ProcessPoolExecutor:
@@ -101,6 +106,12 @@ class Embedder(ABC):
                                                  initializer=_init_worker)
                 self._pool_size = n
             return self._pool
+
+    def _discard(self, pool: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
 
     def close_workers(self) -> None:
         """Stop the worker processes started by `embed_many` (idempotent)."""
@@ -222,6 +233,9 @@ def _can_fork() -> bool:
 
 def _init_worker() -> None:
     assert _FORKED is not None
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the ingesting process's to handle
     _die_with_parent()
     _FORKED.set_threads(1)
 

@@ -215,11 +215,17 @@ class Indexer:
             flush()
             self.wait_for_writes()
             settle()
+        except BaseException:
+            # Let queued batches finish or fail (each is complete or invisible), then report the first problem.
+            for fut in self._pending:
+                try:
+                    fut.result()
+                except BaseException:  # noqa: BLE001 - the exception being raised is the one to report
+                    pass
+            self._pending = []
+            raise
         finally:
-            try:
-                self.wait_for_writes()
-            finally:
-                self.embedder.close_workers()
+            self.embedder.close_workers()
         if sync_folders:
             folders = [p.resolve() for p in paths if p.is_dir()]
             for source, art in stored.items():
