@@ -123,6 +123,18 @@ def ingest_ratio(embedder_name: str, eval_files: list[Path], sentences: int = 50
 
 # --- query worker (a subprocess per corpus size, so peak RSS is the app's own) -----------------------
 
+def _peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: on Linux ru_maxrss survives fork+exec, so a worker
+    started by a big parent would report the parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def query_worker(data: Path, index: Path, questions: Path, repeats: int, embedder: str) -> dict[str, Any]:
     from .config import Settings
     from .engine import Engine
@@ -141,7 +153,7 @@ def query_worker(data: Path, index: Path, questions: Path, repeats: int, embedde
         runs.append({"p50": m["latency_p50_ms"], "p95": m["latency_p95_ms"], "stages": stages,
                      "answer_accuracy": m["answer_accuracy"], "abstention_accuracy": m["abstention_accuracy"],
                      "citation_hit_rate": m["citation_hit_rate"], "median_cited_chars": m["median_cited_chars"]})
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the app's work only, not the probe below
+    rss_mb = _peak_rss_mb()  # the app's work only, not the probe below
     for run in runs:  # hybrid search + rerank without answering: the reference for the answer stage's cost
         retrieval_only = []
         for c in cases:
