@@ -67,12 +67,12 @@ class Indexer:
         # Three stages overlap: this thread loads and splits files; an embed thread runs the embedding (in worker
         # processes for large batches); a writer thread stores each batch through the SentenceVectorStore.
         # Both steps are llama-index ingestion pipelines.
+        n_workers = settings.ingest_workers if workers is None else workers
         self.split = IngestionPipeline(transformations=[self.parser], disable_cache=True)
         self.embed = IngestionPipeline(
-            transformations=[embedder.as_llama_index(workers=settings.ingest_workers if workers is None else workers)],
+            transformations=[embedder.as_llama_index(workers=n_workers)],
             disable_cache=True,  # an in-memory cache of this run's own nodes: pure overhead here
         )
-        n_workers = settings.ingest_workers if workers is None else workers
         # With worker processes, two batches are in flight, so the workers start on the next batch while this
         # process unpacks the last one (one batch at a time left them idle ~20% of the time).
         self._embed_stage = ThreadPoolExecutor(max_workers=2 if n_workers > 1 else 1, thread_name_prefix="citechat-embed")
@@ -217,12 +217,10 @@ class Indexer:
             settle()
         except BaseException:
             # Let queued batches finish or fail (each is complete or invisible), then report the first problem.
-            for fut in self._pending:
-                try:
-                    fut.result()
-                except BaseException:  # noqa: BLE001 - the exception being raised is the one to report
-                    pass
-            self._pending = []
+            try:
+                self.wait_for_writes()
+            except BaseException:  # noqa: BLE001 - the exception being raised is the one to report
+                pass
             raise
         finally:
             self.embedder.close_workers()

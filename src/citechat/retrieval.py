@@ -68,8 +68,7 @@ class DenseRetriever(BaseRetriever):
             VectorStoreQuery(query_embedding=qvec.tolist(), similarity_top_k=self.top_k, filters=filters)
         )
         out = []
-        for node, cos in zip(res.nodes or [], res.similarities or []):  # SentenceVectorStore: cosine
-            node = _node_from_record(node.node_id, node.get_content(), dict(node.metadata))
+        for node, cos in zip(res.nodes or [], res.similarities or []):  # SentenceVectorStore: nodes + cosine
             nws = NodeWithScore(node=node, score=cos)
             _scores(nws)["dense"] = cos
             out.append(nws)
