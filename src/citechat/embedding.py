@@ -45,6 +45,9 @@ class Embedder(ABC):
         self.calls = 0  # number of encode calls, so tests can prove that re-ingest embeds nothing
         self._pool: ProcessPoolExecutor | None = None
         self._pool_size = 0
+        # Held while this process encodes in a batch path that may run beside a fork, and while forking:
+        # OpenBLAS's at-fork handler waits for its threads, so a fork during a BLAS call hangs forever.
+        self._fork_lock = threading.Lock()
 
     def warm_up(self) -> None:
         """Load the model (idempotent, thread-safe)."""
@@ -95,11 +98,12 @@ class Embedder(ABC):
             except BrokenProcessPool as e:  # a worker was killed (e.g. out of memory): nothing is lost
                 log.warning("an embedding worker process died (%s); embedding this batch in this process", e)
                 self._discard(pool)
-        return np.concatenate([self.embed_documents(texts[k: k + 64]) for k in range(0, len(texts), 64)])
+        with self._fork_lock:
+            return np.concatenate([self.embed_documents(texts[k: k + 64]) for k in range(0, len(texts), 64)])
 
     def _workers(self, n: int) -> ProcessPoolExecutor:
         global _FORKED
-        with self._lock:
+        with self._fork_lock, self._lock:  # (this order everywhere: embed_documents takes _lock in warm_up)
             if self._pool is None or self._pool_size != n:
                 if self._pool is not None:
                     self._pool.shutdown(wait=True)
@@ -110,6 +114,7 @@ class Embedder(ABC):
                 _FORKED = self  # inherited by the forked children
                 self._pool = ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork"),
                                                  initializer=_init_worker)
+                self._pool.submit(int, 0).result()  # fork every worker now, under the lock (not at first map)
                 self._pool_size = n
             return self._pool
 
