@@ -6,7 +6,13 @@ Decision rules (thresholds live in `AnswerSettings`, calibrated with `citechat c
 - Where the cross-encoder can't judge (Chinese question or Chinese sentence) a sentence is supported when its
   dense cosine clears `min_dense_crosslingual` *and* it shares an anchor with the question: a name (also as
   pinyin), a number, or a Chinese word.
-- "When"/"how many" questions need a sentence with a date/number in it.
+- "When"/"how many" questions need a sentence with a date/number in it; "who is the mayor" questions need a
+  sentence that names the role (`names.roles_named`).
+- When no sentence is supported on its own, the best few that pass those checks are read again together with the
+  sentence before them (the place or occasion is often there) and cited as that two-sentence span if the pair
+  clears the same bar.
+- A quoted sentence that writes a name in a split form ("hong zhong" for "Li Hongzhong") gets a second citation:
+  the nearest sentence of the same article with the full name.
 - A question naming something the collection never mentions needs a higher logit (`unknown_term_penalty`).
 - "Which newspaper/when was it published" questions are answered from the article's byline or dateline sentence,
   once the article itself is identified by the rest of the question.
@@ -17,12 +23,13 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from llama_index.core.schema import NodeWithScore
 
 from .config import AnswerSettings
 from .language import is_cjk, proper_terms, to_simplified, tokenize
+from .names import asked_roles, find_aliases, roles_named
 from .retrieval import RetrievalResult, scores_of
 
 CANNOT_ANSWER = "The articles don't contain the answer to this question."
@@ -41,6 +48,7 @@ class Citation:
     date: str = ""
     context_start: int = 0
     context_end: int = 0
+    note: str = ""  # why this citation is there, when it is not the answer itself (e.g. a name's full form)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,6 +134,7 @@ class QuestionInfo:
     content_tokens: set[str]
     zh_unit: str | None = None  # "多少冊" -> "册": the answer must be a number followed by this measure word
     name_tokens: list[set[str]] = field(default_factory=list)  # one token set per capitalised name in the question
+    roles: list[str] = field(default_factory=list)  # "Who is the mayor ...?" -> ["mayor"]
     distinctive_names: list[set[str]] = field(default_factory=list)  # those few articles use (set per retrieval)
 
 
@@ -144,6 +153,7 @@ def analyse_question(question: str) -> QuestionInfo:
         content_tokens=set(tokenize(q)) - _WH_WORDS,
         zh_unit=(m.group(1) if (m := _ZH_COUNT_UNIT.search(to_simplified(q))) else None),
         name_tokens=[t for t in (set(tokenize(term)) for term in proper_terms(q)) if t],
+        roles=asked_roles(q),
     )
 
 
@@ -192,13 +202,16 @@ class _Scored:
     support: float  # comparable within one `kind`
     kind: str  # "ce" (cross-encoder logit) or "xl" (dense, cross-language)
     ok: bool
+    checked: bool = False  # passes the type, role and name checks (whatever its support)
 
 
 class ExtractiveAnswerer(Answerer):
     """Quotes the best supporting sentence(s) from the retrieved passages. No LLM."""
 
-    def __init__(self, settings: AnswerSettings) -> None:
+    def __init__(self, settings: AnswerSettings, relevance: Callable[[str, list[str]], Any] | None = None) -> None:
         self.s = settings
+        # (question, [text]) -> cross-encoder logits; re-reads weak sentences with their context. None: no re-read.
+        self.relevance = relevance
 
     def _score(self, q: QuestionInfo, n: NodeWithScore, penalty: float, xl_penalty: float = 0.0,
                article_tokens: set[str] | None = None) -> _Scored:
@@ -216,7 +229,8 @@ class ExtractiveAnswerer(Answerer):
             # The names the question uses must be those of the sentence's article ("Who presided over the
             # Tianjin Olympic Games?" is not answered from an article that never mentions Tianjin).
             names_ok = entity_overlap(q, article_tokens) >= 0.5
-            return _Scored(n, support, "ce", type_ok and names_ok and support >= self.s.min_support + penalty)
+            checked = type_ok and names_ok and roles_named(q.roles, text)
+            return _Scored(n, support, "ce", checked and support >= self.s.min_support + penalty, checked)
         if not q.cjk and not is_cjk(text):
             # An English pair the cross-encoder did not score (ranked below its candidates) is not evidence.
             return _Scored(n, sc.get("dense", 0.0), "xl", False)
@@ -224,9 +238,9 @@ class ExtractiveAnswerer(Answerer):
         # Routing needs positive evidence: a name/number/word of the question in the sentence or its article.
         shared = q.anchors & (set(tokenize(text)) | (article_tokens or set()))
         names_ok = entity_overlap(q, article_tokens) >= 0.5
-        ok = type_ok and names_ok and bool(shared) and \
-            dense >= self.s.min_dense_crosslingual + xl_penalty * self.s.dense_per_logit
-        return _Scored(n, dense, "xl", ok)
+        checked = type_ok and names_ok and bool(shared)
+        ok = checked and dense >= self.s.min_dense_crosslingual + xl_penalty * self.s.dense_per_logit
+        return _Scored(n, dense, "xl", ok, checked)
 
     @staticmethod
     def _analyse(question: str, retrieved: RetrievalResult) -> QuestionInfo:
@@ -252,13 +266,75 @@ class ExtractiveAnswerer(Answerer):
             if meta is not None:
                 return meta
         chosen = self._choose(scored)
-        if not chosen:
+        citations = [_citation(i + 1, c.node, c.support) for i, c in enumerate(chosen)]
+        if not citations:
+            citations = self._in_context(q, retrieved, scored, penalty)
+        if not citations:
             return Answer(question=question, answer=CANNOT_ANSWER, answerable=False,
                           closest=self._closest(scored), timings_ms=dict(retrieved.timings))
-        citations = [_citation(i + 1, c.node, c.support) for i, c in enumerate(chosen)]
+        citations += self._full_names(retrieved, citations)
         text = " ".join(f"{c.text} [{c.n}]" for c in citations)
         return Answer(question=question, answer=text, answerable=True, citations=citations,
                       timings_ms=dict(retrieved.timings))
+
+    def context_windows(self, q: QuestionInfo, retrieved: RetrievalResult,
+                        scored: list[_Scored]) -> list[tuple[float, _Scored, int, int, str]]:
+        """The best English sentences that pass the checks, each read with the sentence before it:
+        (support of the pair, sentence, span start, span end, article text)."""
+        if self.relevance is None or q.cjk or self.s.context_candidates <= 0:
+            return []
+        weak = sorted((s for s in scored if s.kind == "ce" and s.checked), key=lambda s: -s.support)
+        windows = []
+        for s in weak[: self.s.context_candidates]:
+            m = s.node.node.metadata
+            start, end = int(m.get("start", 0)), int(m.get("end", 0))
+            text = retrieved.text_of(s.node)
+            before = [a for a, b in retrieved.sentence_spans(m.get("source", "")) if b <= start]
+            if text is not None and before:
+                windows.append((s, before[-1], end, text))
+        if not windows:
+            return []
+        logits = self.relevance(q.text, [t[a:b] for _, a, b, t in windows])
+        return [(float(logit) + self.s.coverage_weight * coverage(q, t[a:b]), s, a, b, t)
+                for (s, a, b, t), logit in zip(windows, logits)]
+
+    def _in_context(self, q: QuestionInfo, retrieved: RetrievalResult, scored: list[_Scored],
+                    penalty: float) -> list[Citation]:
+        """Second reading when nothing is supported on its own: cites the best sentence pair that clears
+        `min_support` as one span."""
+        ok = [w for w in self.context_windows(q, retrieved, scored) if w[0] >= self.s.min_support + penalty]
+        if not ok:
+            return []
+        support, s, a, b, text = max(ok, key=lambda w: w[0])
+        return [_span_citation(1, s.node.node.metadata.get("source", ""), text, a, b, support)]
+
+    def _full_names(self, retrieved: RetrievalResult, citations: list[Citation]) -> list[Citation]:
+        """For names quoted in a split form ("hong zhong"), the nearest sentence of the same article that writes
+        them in full ("Li Hongzhong"), cited after the answer's own sentences."""
+        extra: list[Citation] = []
+        taken = {(c.source, c.start) for c in citations}
+        for c in citations:
+            if is_cjk(c.text):
+                continue
+            text = retrieved.text_of_source(c.source)
+            if not text:
+                continue
+            aliases = find_aliases(c.text, text)
+            if not aliases:
+                continue
+            fulls = list(dict.fromkeys(a.full for a in aliases))
+            spans = [(a, b) for a, b in retrieved.sentence_spans(c.source) if (c.source, a) not in taken]
+            # most of the full names first, then the nearest to the quoted sentence
+            ranked = sorted(((sum(f in text[a:b] for f in fulls), -min(abs(a - c.start), abs(b - c.end)), a, b)
+                             for a, b in spans), reverse=True)
+            if not ranked or ranked[0][0] == 0:
+                continue
+            _, _, a, b = ranked[0]
+            names = ", ".join(dict.fromkeys(f"{x.written} = {x.full}" for x in aliases if x.full in text[a:b]))
+            n = len(citations) + len(extra) + 1
+            extra.append(_span_citation(n, c.source, text, a, b, c.score, note=f"full names for [{c.n}]: {names}"))
+            taken.add((c.source, a))
+        return extra
 
     def ranked(self, question: str, retrieved: RetrievalResult) -> list[_Scored]:
         """All candidates, best first: supported before unsupported, cross-encoder scores before dense ones."""
@@ -306,9 +382,8 @@ class ExtractiveAnswerer(Answerer):
         if span is None:
             return None
         start, end = span
-        cit = Citation(n=1, source=source, title=meta.get("title", ""), text=text[start:end], start=start, end=end,
-                       score=round(by_article[source], 4), outlet=meta.get("outlet", ""), date=meta.get("date", ""),
-                       context_start=start, context_end=end)
+        cit = _span_citation(1, source, text, start, end, by_article[source], title=meta.get("title", ""),
+                             outlet=meta.get("outlet", ""), date=meta.get("date", ""))
         return Answer(question=q.text, answer=f"{cit.text} [1]", answerable=True, citations=[cit],
                       timings_ms=dict(retrieved.timings))
 
@@ -323,6 +398,14 @@ def _sentence_containing(text: str, value: str, spans: list[tuple[int, int]]) ->
     line_start = text.rfind("\n", 0, idx) + 1
     line_end = text.find("\n", idx)
     return line_start, (line_end if line_end >= 0 else len(text))
+
+
+def _span_citation(n: int, source: str, text: str, start: int, end: int, score: float, note: str = "",
+                   **meta: str) -> Citation:
+    """A citation of `text[start:end]` of an article (title/outlet/date are filled in by the engine if absent)."""
+    return Citation(n=n, source=source, title=meta.get("title", ""), text=text[start:end], start=start, end=end,
+                    score=round(float(score), 4), outlet=meta.get("outlet", ""), date=meta.get("date", ""),
+                    context_start=start, context_end=end, note=note)
 
 
 def _citation(n: int, node: NodeWithScore, score: float) -> Citation:

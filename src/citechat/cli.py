@@ -65,6 +65,8 @@ def format_answer(ans) -> str:
         for c in ans.citations:
             lines.append(f" [{c.n}] {c.source}: {c.title[:70]} (score {c.score:.2f})")
             lines.append(f"     \"{c.text}\" (chars {c.start}-{c.end})")
+            if c.note:
+                lines.append(f"     ({c.note})")
     if ans.closest:
         lines.append("Closest matches (not citations; they do not answer the question):")
         for c in ans.closest:

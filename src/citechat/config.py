@@ -75,6 +75,10 @@ class AnswerSettings(BaseModel):
     extra_citation_margin: float = Field(
         1.5, description="A second sentence is cited if its logit is within this margin of the best one."
     )
+    context_candidates: int = Field(
+        3, ge=0, description="When no sentence is supported on its own, this many of the best are read again with "
+        "the sentence before them (0: never).",
+    )
     max_citations: int = Field(2, ge=1, description="Most sentences quoted in one extractive answer.")
     closest_matches: int = Field(3, ge=0, description="Nearest passages listed when the answer is abstained.")
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are rejected with a message.")

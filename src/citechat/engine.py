@@ -41,13 +41,13 @@ class Engine:
                 log.warning("no calibrated cross-language cut-off for embedder %r; using %.2f. Run `citechat "
                             "calibrate` and set CITECHAT_ANSWER__MIN_DENSE_CROSSLINGUAL.", name, FALLBACK_DENSE_CUTOFF)
             answer_settings.min_dense_crosslingual = CALIBRATED_DENSE_CUTOFF.get(name, FALLBACK_DENSE_CUTOFF)
-        self.extractive = ExtractiveAnswerer(answer_settings)
+        encoder = self.retriever.encoder
+        self.extractive = ExtractiveAnswerer(answer_settings, relevance=encoder.score if encoder is not None else None)
         self.answerer: Answerer = self.extractive
         self.llm = make_llm(self.settings)
         if self.llm is not None:
             self.prompts = load_prompts(self.settings.prompts_dir)
             checker = GroundingChecker(lambda texts: self.embedder.embed_documents(texts))
-            encoder = self.retriever.encoder
             self.answerer = LLMAnswerer(self.llm, self.extractive, self.prompts, checker,
                                         max_sources=self.settings.llm_max_sources, timeout_s=self.settings.llm_timeout_s,
                                         relevance=encoder.score if encoder is not None else None)

@@ -342,6 +342,15 @@ class RetrievalResult:
             return {}, ""
         return dict(got["metadatas"][0] or {}), got["documents"][0] or ""
 
+    def text_of(self, node: NodeWithScore) -> str | None:
+        """The cleaned text of the article version `node` was cut from (None if it has been replaced since)."""
+        m = node.node.metadata
+        source = m.get("source", "")
+        return self.store.current_texts({source: str(m.get("content_hash", ""))}).get(source)
+
+    def text_of_source(self, source: str) -> str | None:
+        return self.store.article_text(source)
+
     def sentence_spans(self, source: str) -> list[tuple[int, int]]:
         return sorted((int(m["start"]), int(m["end"])) for m in self.store.sentences_of(source) if "start" in m)
 

@@ -82,6 +82,7 @@ def _source_block(turn: Turn, c: dict[str, Any], article: str | None, closest: b
         f'<div class="{cls}" id="src-{turn.id}-{c["n"]}" data-n="{c["n"]}">'
         f'<div class="src-head"><span class="src-n">{esc(label)}</span> <b class="src-title">{esc(c.get("title", ""))}</b></div>'
         f'<div class="src-meta">{meta} · score {float(c.get("score", 0)):.2f}</div>'
+        + (f'<div class="src-note">{esc(c["note"])}</div>' if c.get("note") else "") +
         f'<p class="src-ctx">{esc(before)}<mark class="hl">{esc(sent)}</mark>{esc(after)}</p>{opener}</div>'
     )
 

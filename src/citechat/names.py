@@ -1,0 +1,148 @@
+"""People in questions and articles: the roles a who-question asks about, and name aliases.
+
+Machine-translated Chinese news often writes one person's name several ways in the same article: "Li Hongzhong"
+in one sentence, "secretary hong zhong" or "guo-xun liao" in another. `find_aliases` links the split forms back
+to the article's full names, so an answer quoting the split form can also cite a sentence with the full name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Role nouns a who-question can ask about. A sentence answers "who is the mayor" only if it names that role, or a
+# generic one ("head", "chief") that translations use for many specific titles ("district head" = mayor).
+_SPECIFIC_ROLES = {
+    "secretary": "secretary", "secretaries": "secretary", "mayor": "mayor", "mayors": "mayor",
+    "governor": "governor", "governors": "governor", "director": "director", "directors": "director",
+    "chairman": "chair", "chairwoman": "chair", "chairperson": "chair", "chair": "chair", "chairmen": "chair",
+    "president": "president", "presidents": "president", "minister": "minister", "ministers": "minister",
+    "premier": "premier", "manager": "manager", "managers": "manager", "ceo": "ceo", "founder": "founder",
+    "founders": "founder", "editor": "editor", "editors": "editor", "reporter": "reporter", "reporters": "reporter",
+    "correspondent": "correspondent", "spokesman": "spokesperson", "spokeswoman": "spokesperson",
+    "spokesperson": "spokesperson", "commissioner": "commissioner", "principal": "principal", "dean": "dean",
+    "captain": "captain", "coach": "coach", "ambassador": "ambassador", "commander": "commander",
+    "curator": "curator", "judge": "judge", "prosecutor": "prosecutor", "inspector": "inspector",
+}
+_GENERIC_ROLES = {"head": "head", "heads": "head", "chief": "chief", "chiefs": "chief", "leader": "leader",
+                  "leaders": "leader", "boss": "boss", "official": "official", "officials": "official"}
+_EQUIVALENT_IN_TEXT = {"head", "chief"}  # generic words a sentence may use for a specific role
+_WORD = re.compile(r"[A-Za-z]+")
+_WHO_Q = re.compile(r"^\W*(?:and\s+|so\s+|then\s+)?(who|whom|whose)\b|\b(called|named|names? of)\b", re.I)
+
+
+def _words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+@dataclass(frozen=True)
+class Role:
+    """A role a question asks about, and the organisation it belongs to ("president of the X court": "court")."""
+
+    name: str
+    of: str | None = None
+
+
+_ROLE_OF = re.compile(r"\s+of\s+(?:the\s+)?((?:[\w\-]+\s+){0,6}?[\w\-]+?)"
+                      r"(?=\s+(?:of|in|at|on|for|with|from|during|to|by|and|who|that|which|called|named)\b|\s*[?,.;!]|\s*$)",
+                      re.I)
+
+
+def asked_roles(question: str) -> list[Role]:
+    """The roles a person-question asks about ("Who is the mayor of Xi'an?" -> mayor of "xi'an"); [] for other
+    questions."""
+    if not _WHO_Q.search(question):
+        return []
+    out: list[Role] = []
+    for m in _WORD.finditer(question):
+        w = m.group(0).lower()
+        name = _SPECIFIC_ROLES.get(w) or _GENERIC_ROLES.get(w)
+        if not name:
+            continue
+        of = _ROLE_OF.match(question, m.end())
+        role = Role(name, of.group(1).split()[-1].lower() if of else None)
+        if role not in out:
+            out.append(role)
+    return out
+
+
+def roles_named(roles: list[Role], text: str) -> bool:
+    """True if `text` names every asked role (itself, or for a specific role a generic "head"/"chief"; a generic
+    asked role such as "head" is satisfied by any role noun) and the organisation each belongs to."""
+    if not roles:
+        return True
+    words = _words(text)
+    found = {_SPECIFIC_ROLES.get(w) or _GENERIC_ROLES.get(w) for w in words} - {None}
+    stems = {_stem(w) for w in words}
+    for role in roles:
+        if role.name in _GENERIC_ROLES.values():
+            if not found:
+                return False
+        elif role.name not in found and not (found & _EQUIVALENT_IN_TEXT):
+            return False
+        if role.of and _stem(role.of.split("-")[-1]) not in stems:
+            return False
+    return True
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+# --- name aliases ----------------------------------------------------------------------------------
+
+_SURNAMES = frozenset(
+    """li wang zhang liu chen yang huang zhao wu zhou xu sun ma zhu hu guo he gao lin luo zheng liang xie song tang
+    xu han feng deng cao peng zeng xiao tian dong yuan pan cai jiang yu du ye cheng wei su lv lu ding ren shen yao
+    jiang cui zhong tan lu wang fan jin shi liao jia xia wei fu fang bai zou meng xiong qin qiu hou jiang yin xue
+    yan duan lei long li shi tao he gu mao hao gong shao wan qian yan tan wu dai mo kong xiang chang kang lian qi
+    ouyang sima zhuge""".split()
+)
+_FULL_NAME = re.compile(r"\b([A-Z][a-z]{0,6})[ \u00a0]([A-Z][a-z]{3,11})\b")
+
+
+@dataclass(frozen=True)
+class Alias:
+    """`written` (as in the sentence) is the same person as `full` (as elsewhere in the article)."""
+
+    written: str
+    full: str
+
+
+def full_names(article: str) -> set[str]:
+    """Capitalised "Surname Givenname" names in romanised Chinese ("Li Hongzhong")."""
+    return {f"{m.group(1)} {m.group(2)}" for m in _FULL_NAME.finditer(article) if m.group(1).lower() in _SURNAMES}
+
+
+def find_aliases(sentence: str, article: str) -> list[Alias]:
+    """Split or reordered forms of the article's full names in `sentence` ("hong zhong", "guo-xun liao" for
+    "Li Hongzhong", "Liao Guoxun"). A name already written in full (any case) is not an alias."""
+    names = full_names(article)
+    if not names:
+        return []
+    flat = re.sub(r"[\s\-]+", " ", sentence.lower())
+    tokens = list(_WORD.finditer(sentence))
+    out: list[Alias] = []
+    for full in sorted(names):
+        surname, given = full.lower().split(" ")
+        if f"{surname} {given}" in flat:
+            continue
+        for i in range(len(tokens)):
+            for k in (2, 3):  # a given name split into its syllables
+                part = tokens[i:i + k]
+                if len(part) < k or "".join(t.group(0).lower() for t in part) != given:
+                    continue
+                if any(len(t.group(0)) > 6 for t in part):
+                    continue
+                start, end = part[0].start(), part[-1].end()
+                # take the surname along when it is written next to the given name ("guo-xun liao")
+                if i + k < len(tokens) and tokens[i + k].group(0).lower() == surname \
+                        and re.fullmatch(r"[\s\-]+", sentence[end:tokens[i + k].start()]):
+                    end = tokens[i + k].end()
+                elif i > 0 and tokens[i - 1].group(0).lower() == surname \
+                        and re.fullmatch(r"[\s\-]+", sentence[tokens[i - 1].end():start]):
+                    start = tokens[i - 1].start()
+                alias = Alias(sentence[start:end], full)
+                if alias not in out:
+                    out.append(alias)
+    return out
