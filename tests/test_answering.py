@@ -98,3 +98,62 @@ def test_question_analysis():
     assert analyse_question("How many visitors came?").wants_number
     assert analyse_question("Which newspaper published it?").wants_outlet
     assert analyse_question("歷城區的地區生產總值突破了多少?").cjk
+
+
+# Machine-translated style: the role sentence writes the names split ("wei ming"), the place is in the sentence
+# before it, and a confident-sounding distractor lists other leaders.
+ARTICLE_PORT = """Grasp the new year to build a stronger port city
+
+March 3, the first working meeting of the year on port construction was held in Qinglan Harbour District.Municipal party committee secretary wei ming, deputy secretary of the municipal party committee, the mayor jian-hua zhou attended and spoke, stressing the need to keep the momentum of the spring and speed up every project,Strive for new achievements in the opening of the port.Wang Weiming and Zhou Jianhua inspected the new container terminal at the east pier and asked about the progress of the automated cranes.The first berth of the terminal will be completed in October this year.Later, Wang Weiming and Zhou Jianhua held a meeting with the port group.Municipal leaders Ma Lin, Gao Feng, Deng Yuhua, secretary General of the Municipal Government Tang Rui, and the responsible comrades of the port group attended the meeting.Source: Qinglan Daily
+"""
+
+PORT_QUESTION = "Who are the party secretary and the mayor who attended the meeting in Qinglan Harbour District?"
+
+
+@pytest.fixture
+def port_engine(make_engine, tmp_path):
+    data = tmp_path / "articles"
+    data.mkdir()
+    (data / "port.txt").write_text(ARTICLE_PORT, encoding="utf-8")
+    (data / "glass.txt").write_text(ARTICLE_A, encoding="utf-8")
+    (data / "orchard.md").write_text(ARTICLE_B, encoding="utf-8")
+    engine = make_engine(data_dir=data)
+    engine.ingest(progress=False)
+    return engine
+
+
+def test_split_names_get_a_citation_of_their_full_form(port_engine):
+    ans = port_engine.ask(PORT_QUESTION)
+    assert ans.answerable, ans.closest
+    text = port_engine.store.article_text("port.txt")
+    assert "the mayor jian-hua zhou" in ans.citations[0].text
+    assert "Municipal leaders Ma Lin" not in ans.answer
+    full = [c for c in ans.citations if c.note]
+    assert len(full) == 1 and "Wang Weiming" in full[0].text and "Zhou Jianhua" in full[0].text
+    assert "wei ming = Wang Weiming" in full[0].note and "jian-hua zhou = Zhou Jianhua" in full[0].note
+    assert "Wang Weiming" in ans.answer
+    for c in ans.citations:
+        assert c.source == "port.txt" and text[c.start:c.end] == c.text
+
+
+MAYOR_QUESTION = "Who is the mayor of Qinglan Harbour District?"
+
+
+def test_role_sentence_is_read_with_the_sentence_before(port_engine):
+    # the role sentence does not say where; the sentence before it does
+    ans = port_engine.ask(MAYOR_QUESTION)
+    assert ans.answerable, ans.closest
+    first = ans.citations[0]
+    assert first.text.startswith("March 3,") and "the mayor jian-hua zhou" in first.text
+    assert port_engine.store.article_text("port.txt")[first.start:first.end] == first.text
+    port_engine.extractive.s = port_engine.extractive.s.model_copy(update={"context_candidates": 0})
+    assert not port_engine.ask(MAYOR_QUESTION).answerable
+
+
+def test_who_question_needs_the_role_it_asks_about(port_engine):
+    # the "Municipal leaders ..." sentence matches the port group well, but names no chairman
+    ans = port_engine.ask("Who is the chairman of the port group?")
+    assert not ans.answerable, ans.answer
+    ans = port_engine.ask("Who is the secretary general of the municipal government?")
+    assert ans.answerable and "Tang Rui" in ans.answer
+    assert not port_engine.ask("Who is the president of the Qinglan court?").answerable

@@ -202,7 +202,8 @@ class _Scored:
     support: float  # comparable within one `kind`
     kind: str  # "ce" (cross-encoder logit) or "xl" (dense, cross-language)
     ok: bool
-    checked: bool = False  # passes the type, role and name checks (whatever its support)
+    checked: bool = False  # passes the type, name and role checks (whatever its support; the role's organisation
+    # may be missing: it can be in the sentence before)
 
 
 class ExtractiveAnswerer(Answerer):
@@ -229,8 +230,10 @@ class ExtractiveAnswerer(Answerer):
             # The names the question uses must be those of the sentence's article ("Who presided over the
             # Tianjin Olympic Games?" is not answered from an article that never mentions Tianjin).
             names_ok = entity_overlap(q, article_tokens) >= 0.5
-            checked = type_ok and names_ok and roles_named(q.roles, text)
-            return _Scored(n, support, "ce", checked and support >= self.s.min_support + penalty, checked)
+            # The role must be in the sentence; its organisation may be in the sentence before (read in context).
+            checked = type_ok and names_ok and roles_named(q.roles, text, organisations=False)
+            ok = checked and roles_named(q.roles, text) and support >= self.s.min_support + penalty
+            return _Scored(n, support, "ce", ok, checked)
         if not q.cjk and not is_cjk(text):
             # An English pair the cross-encoder did not score (ranked below its candidates) is not evidence.
             return _Scored(n, sc.get("dense", 0.0), "xl", False)
@@ -290,7 +293,7 @@ class ExtractiveAnswerer(Answerer):
             start, end = int(m.get("start", 0)), int(m.get("end", 0))
             text = retrieved.text_of(s.node)
             before = [a for a, b in retrieved.sentence_spans(m.get("source", "")) if b <= start]
-            if text is not None and before:
+            if text is not None and before and roles_named(q.roles, text[before[-1]:end]):
                 windows.append((s, before[-1], end, text))
         if not windows:
             return []

@@ -66,9 +66,10 @@ def asked_roles(question: str) -> list[Role]:
     return out
 
 
-def roles_named(roles: list[Role], text: str) -> bool:
+def roles_named(roles: list[Role], text: str, organisations: bool = True) -> bool:
     """True if `text` names every asked role (itself, or for a specific role a generic "head"/"chief"; a generic
-    asked role such as "head" is satisfied by any role noun) and the organisation each belongs to."""
+    asked role such as "head" is satisfied by any role noun) and, if `organisations`, the organisation each
+    belongs to."""
     if not roles:
         return True
     words = _words(text)
@@ -80,7 +81,7 @@ def roles_named(roles: list[Role], text: str) -> bool:
                 return False
         elif role.name not in found and not (found & _EQUIVALENT_IN_TEXT):
             return False
-        if role.of and _stem(role.of.split("-")[-1]) not in stems:
+        if organisations and role.of and _stem(role.of.split("-")[-1]) not in stems:
             return False
     return True
 

@@ -1,0 +1,48 @@
+"""Roles in who-questions and name aliases, on text written here (no shipped article involved)."""
+
+from citechat.names import Alias, Role, asked_roles, find_aliases, full_names, roles_named
+
+ARTICLE = (
+    "Grain harvest meeting held in Dongshan\n\n"
+    "Provincial party secretary jian-guo he and the governor xiao-mei ding attended and spoke.\n"
+    "He Jianguo and Ding Xiaomei then visited the seed laboratory.\n"
+    "Later, Ding xiaomei met farmers. Peng Li, director of the seed laboratory, gave a report."
+)
+
+
+def test_roles_of_person_questions():
+    assert asked_roles("Who is the mayor of Dongshan?") == [Role("mayor", "dongshan")]
+    assert asked_roles("Who are the party secretary and the governor who attended?") == [
+        Role("secretary"), Role("governor")]
+    assert asked_roles("What is the director of the seed laboratory called?") == [Role("director", "laboratory")]
+    assert asked_roles("Who chaired the meeting?") == []  # no role noun
+    assert asked_roles("When did the mayor who visited Dongshan arrive?") == []  # not a person question
+
+
+def test_a_sentence_must_name_the_role_and_its_organisation():
+    governor = asked_roles("Who is the governor?")
+    assert roles_named(governor, "the governor xiao-mei ding attended")
+    assert not roles_named(governor, "Peng Li, director of the seed laboratory, gave a report.")
+    # translations often render a specific title generically ("district head" for the mayor)
+    assert roles_named(asked_roles("Who is the mayor of Dongshan?"), "Li Wei, head of Dongshan, spoke.")
+    # ...but the organisation must be the one asked about
+    assert not roles_named(asked_roles("Who is the president of the Dongshan court?"), "Li Wei, head of Dongshan.")
+    assert roles_named(asked_roles("Who heads the seed laboratory?"), "Peng Li, director of the seed laboratory")
+    both = asked_roles("Who are the party secretary and the governor?")
+    assert not roles_named(both, "Provincial party secretary jian-guo he attended.")
+
+
+def test_full_names_are_romanised_chinese_names():
+    names = full_names(ARTICLE)
+    assert {"He Jianguo", "Ding Xiaomei"} <= names
+    assert "Grain harvest" not in names and "Dongshan" not in " ".join(names)
+
+
+def test_split_and_reordered_names_link_to_their_full_form():
+    sentence = "Provincial party secretary jian-guo he and the governor xiao-mei ding attended and spoke."
+    assert find_aliases(sentence, ARTICLE) == [Alias("xiao-mei ding", "Ding Xiaomei"), Alias("jian-guo he", "He Jianguo")]
+    # a name written in full, in any case, is not an alias
+    assert find_aliases("Later, Ding xiaomei met farmers.", ARTICLE) == []
+    assert find_aliases("He Jianguo and Ding Xiaomei then visited the seed laboratory.", ARTICLE) == []
+    # nothing links without a full name in the article
+    assert find_aliases(sentence, "An article that names nobody in full.") == []
