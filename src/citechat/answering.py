@@ -275,7 +275,8 @@ class ExtractiveAnswerer(Answerer):
         if not citations:
             return Answer(question=question, answer=CANNOT_ANSWER, answerable=False,
                           closest=self._closest(scored), timings_ms=dict(retrieved.timings))
-        citations += self._full_names(retrieved, citations)
+        texts = {c.node.node.metadata.get("source", ""): retrieved.text_of(c.node) for c in chosen}
+        citations += self._full_names(retrieved, citations, texts)
         text = " ".join(f"{c.text} [{c.n}]" for c in citations)
         return Answer(question=question, answer=text, answerable=True, citations=citations,
                       timings_ms=dict(retrieved.timings))
@@ -311,7 +312,8 @@ class ExtractiveAnswerer(Answerer):
         support, s, a, b, text = max(ok, key=lambda w: w[0])
         return [_span_citation(1, s.node.node.metadata.get("source", ""), text, a, b, support)]
 
-    def _full_names(self, retrieved: RetrievalResult, citations: list[Citation]) -> list[Citation]:
+    def _full_names(self, retrieved: RetrievalResult, citations: list[Citation],
+                    texts: dict[str, str | None]) -> list[Citation]:
         """For names quoted in a split form ("hong zhong"), the nearest sentence of the same article that writes
         them in full ("Li Hongzhong"), cited after the answer's own sentences."""
         extra: list[Citation] = []
@@ -319,7 +321,7 @@ class ExtractiveAnswerer(Answerer):
         for c in citations:
             if is_cjk(c.text):
                 continue
-            text = retrieved.text_of_source(c.source)
+            text = texts.get(c.source) or retrieved.text_of_source(c.source)
             if not text:
                 continue
             aliases = find_aliases(c.text, text)
