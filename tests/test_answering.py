@@ -150,6 +150,16 @@ def test_role_sentence_is_read_with_the_sentence_before(port_engine):
     assert not port_engine.ask(MAYOR_QUESTION).answerable
 
 
+def test_role_stated_in_another_sentence_is_cited_with_the_answer(port_engine):
+    ans = port_engine.ask("Who was the mayor who inspected the container terminal?")
+    assert ans.answerable, ans.closest
+    assert "inspected the new container terminal" in ans.citations[0].text and "Zhou Jianhua" in ans.answer
+    role = [c for c in ans.citations if "role" in c.note]
+    assert len(role) == 1 and "the mayor jian-hua zhou" in role[0].text
+    # no such role anywhere for these people: not answered
+    assert not port_engine.ask("Who is the chairman who inspected the container terminal?").answerable
+
+
 def test_who_question_needs_the_role_it_asks_about(port_engine):
     # the "Municipal leaders ..." sentence matches the port group well, but names no chairman
     ans = port_engine.ask("Who is the chairman of the port group?")

@@ -1,6 +1,6 @@
 """Roles in who-questions and name aliases, on text written here (no shipped article involved)."""
 
-from citechat.names import Alias, Role, asked_roles, find_aliases, full_names, roles_named
+from citechat.names import Alias, Role, RoleIndex, asked_roles, find_aliases, full_names, roles_named
 
 ARTICLE = (
     "Grain harvest meeting held in Dongshan\n\n"
@@ -46,3 +46,22 @@ def test_split_and_reordered_names_link_to_their_full_form():
     assert find_aliases("He Jianguo and Ding Xiaomei then visited the seed laboratory.", ARTICLE) == []
     # nothing links without a full name in the article
     assert find_aliases(sentence, "An article that names nobody in full.") == []
+
+
+def test_role_index_links_people_to_roles_stated_elsewhere():
+    spans, pos = [], 0
+    for line in ARTICLE.split("\n"):
+        for part in line.split(". "):
+            if part.strip():
+                start = ARTICLE.index(part, pos)
+                spans.append((start, start + len(part)))
+                pos = start + len(part)
+    index = RoleIndex(ARTICLE, spans)
+    visit = "He Jianguo and Ding Xiaomei then visited the seed laboratory."
+    assert {"secretary", "governor"} <= index.held(visit)
+    governor = asked_roles("Who was the governor who visited the seed laboratory?")
+    assert not roles_named(governor, visit)
+    assert roles_named(governor, visit, held=index.held(visit))
+    a, b = index.where(governor, visit, ARTICLE.index(visit))
+    assert "the governor xiao-mei ding" in ARTICLE[a:b]
+    assert index.where(asked_roles("Who was the judge who visited?"), visit, 0) is None

@@ -29,7 +29,7 @@ from llama_index.core.schema import NodeWithScore
 
 from .config import AnswerSettings
 from .language import is_cjk, proper_terms, to_simplified, tokenize
-from .names import asked_roles, find_aliases, roles_named
+from .names import RoleIndex, asked_roles, find_aliases, roles_named
 from .retrieval import RetrievalResult, scores_of
 
 CANNOT_ANSWER = "The articles don't contain the answer to this question."
@@ -204,6 +204,7 @@ class _Scored:
     ok: bool
     checked: bool = False  # passes the type, name and role checks (whatever its support; the role's organisation
     # may be missing: it can be in the sentence before)
+    role_elsewhere: bool = False  # the asked role is stated in another sentence about the people this one names
 
 
 class ExtractiveAnswerer(Answerer):
@@ -213,9 +214,24 @@ class ExtractiveAnswerer(Answerer):
         self.s = settings
         # (question, [text]) -> cross-encoder logits; re-reads weak sentences with their context. None: no re-read.
         self.relevance = relevance
+        self._role_indexes: dict[tuple[str, str], RoleIndex] = {}
+
+    def role_index(self, retrieved: RetrievalResult, node: NodeWithScore) -> RoleIndex | None:
+        """Who is named with which role in the article of `node` (cached per article version)."""
+        m = node.node.metadata
+        key = (m.get("source", ""), str(m.get("content_hash", "")))
+        index = self._role_indexes.get(key)
+        if index is None:
+            text = retrieved.text_of(node)
+            if text is None:
+                return None
+            if len(self._role_indexes) > 256:
+                self._role_indexes.clear()
+            index = self._role_indexes[key] = RoleIndex(text, retrieved.sentence_spans(key[0]))
+        return index
 
     def _score(self, q: QuestionInfo, n: NodeWithScore, penalty: float, xl_penalty: float = 0.0,
-               article_tokens: set[str] | None = None) -> _Scored:
+               article_tokens: set[str] | None = None, retrieved: RetrievalResult | None = None) -> _Scored:
         sc = scores_of(n)
         text = n.node.get_content()
         type_ok = True
@@ -225,22 +241,29 @@ class ExtractiveAnswerer(Answerer):
             type_ok = False
         if q.zh_unit and is_cjk(text) and not re.search(rf"[{_ZH_NUMBER}]\s*{q.zh_unit}", to_simplified(text)):
             type_ok = False
+        # The names the question uses must be those of the sentence's article ("Who presided over the
+        # Tianjin Olympic Games?" is not answered from an article that never mentions Tianjin).
+        names_ok = entity_overlap(q, article_tokens) >= 0.5
+        english = not q.cjk and not is_cjk(text)
+        # The role must be in the sentence, or the people it names must be named with it elsewhere in the
+        # article; its organisation may be in the sentence before (read in context).
+        role_ok = not english or roles_named(q.roles, text, organisations=False)
+        held: set[str] = set()
+        if english and not role_ok and retrieved is not None and (index := self.role_index(retrieved, n)):
+            held = index.held(text)
+            role_ok = roles_named(q.roles, text, organisations=False, held=held)
         if "rerank" in sc:
             support = sc["rerank"] + self.s.coverage_weight * coverage(q, text)
-            # The names the question uses must be those of the sentence's article ("Who presided over the
-            # Tianjin Olympic Games?" is not answered from an article that never mentions Tianjin).
-            names_ok = entity_overlap(q, article_tokens) >= 0.5
-            # The role must be in the sentence; its organisation may be in the sentence before (read in context).
-            checked = type_ok and names_ok and roles_named(q.roles, text, organisations=False)
-            ok = checked and roles_named(q.roles, text) and support >= self.s.min_support + penalty
-            return _Scored(n, support, "ce", ok, checked)
-        if not q.cjk and not is_cjk(text):
-            # An English pair the cross-encoder did not score (ranked below its candidates) is not evidence.
-            return _Scored(n, sc.get("dense", 0.0), "xl", False)
+            checked = type_ok and names_ok and role_ok
+            ok = checked and roles_named(q.roles, text, held=held) and support >= self.s.min_support + penalty
+            return _Scored(n, support, "ce", ok, checked, role_elsewhere=bool(held))
+        if english:
+            # An English pair the cross-encoder did not score (ranked below its candidates) is not evidence
+            # on its own; it can still be read in context (`context_windows`).
+            return _Scored(n, sc.get("dense", 0.0), "xl", False, type_ok and names_ok and role_ok)
         dense = sc.get("dense", 0.0)
         # Routing needs positive evidence: a name/number/word of the question in the sentence or its article.
         shared = q.anchors & (set(tokenize(text)) | (article_tokens or set()))
-        names_ok = entity_overlap(q, article_tokens) >= 0.5
         checked = type_ok and names_ok and bool(shared)
         ok = checked and dense >= self.s.min_dense_crosslingual + xl_penalty * self.s.dense_per_logit
         return _Scored(n, dense, "xl", ok, checked)
@@ -257,8 +280,8 @@ class ExtractiveAnswerer(Answerer):
         # (an English word like "School" cannot occur in a Chinese article).
         penalty = self.s.unknown_term_penalty if retrieved.unknown_terms else 0.0
         xl_penalty = self.s.unknown_term_penalty if any(is_cjk(t) for t in retrieved.unknown_terms) else 0.0
-        scored = [self._score(q, n, penalty, xl_penalty, retrieved.article_tokens(n.node.metadata.get("source", "")))
-                  for n in retrieved.nodes]
+        scored = [self._score(q, n, penalty, xl_penalty, retrieved.article_tokens(n.node.metadata.get("source", "")),
+                              retrieved) for n in retrieved.nodes]
         return scored, penalty, xl_penalty
 
     def answer(self, question: str, retrieved: RetrievalResult) -> Answer:
@@ -276,6 +299,7 @@ class ExtractiveAnswerer(Answerer):
             return Answer(question=question, answer=CANNOT_ANSWER, answerable=False,
                           closest=self._closest(scored), timings_ms=dict(retrieved.timings))
         texts = {c.node.node.metadata.get("source", ""): retrieved.text_of(c.node) for c in chosen}
+        citations += self._role_statements(q, retrieved, chosen, citations)
         citations += self._full_names(retrieved, citations, texts)
         text = " ".join(f"{c.text} [{c.n}]" for c in citations)
         return Answer(question=question, answer=text, answerable=True, citations=citations,
@@ -283,11 +307,13 @@ class ExtractiveAnswerer(Answerer):
 
     def context_windows(self, q: QuestionInfo, retrieved: RetrievalResult,
                         scored: list[_Scored]) -> list[tuple[float, _Scored, int, int, str]]:
-        """The best English sentences that pass the checks, each read with the sentence before it:
+        """The best English sentences that pass the checks (reranked or not), each read with the sentence before it:
         (support of the pair, sentence, span start, span end, article text)."""
         if self.relevance is None or q.cjk or self.s.context_candidates <= 0:
             return []
-        weak = sorted((s for s in scored if s.kind == "ce" and s.checked), key=lambda s: -s.support)
+        # reranked sentences by support, then English ones the cross-encoder did not reach, in fused order
+        weak = sorted((s for s in scored if s.kind == "ce" and s.checked), key=lambda s: -s.support) + \
+            [s for s in scored if s.kind != "ce" and s.checked and not is_cjk(s.node.node.get_content())]
         windows = []
         for s in weak[: self.s.context_candidates]:
             m = s.node.node.metadata
@@ -312,6 +338,24 @@ class ExtractiveAnswerer(Answerer):
         support, s, a, b, text = max(ok, key=lambda w: w[0])
         return [_span_citation(1, s.node.node.metadata.get("source", ""), text, a, b, support)]
 
+    def _role_statements(self, q: QuestionInfo, retrieved: RetrievalResult, chosen: list[_Scored],
+                         citations: list[Citation]) -> list[Citation]:
+        """For a quoted sentence that answers a who-question without naming the role, the sentence of the same
+        article that names its people with that role."""
+        extra: list[Citation] = []
+        taken = {(c.source, c.start) for c in citations}
+        for s, c in zip(chosen, citations):
+            index = self.role_index(retrieved, s.node) if s.role_elsewhere else None
+            span = index.where(q.roles, c.text, c.start) if index else None
+            if span is None or (c.source, span[0]) in taken:
+                continue
+            roles = ", ".join(r.name for r in q.roles)
+            n = len(citations) + len(extra) + 1
+            extra.append(_span_citation(n, c.source, index.article, span[0], span[1], c.score,
+                                        note=f"names the people of [{c.n}] with the role: {roles}"))
+            taken.add((c.source, span[0]))
+        return extra
+
     def _full_names(self, retrieved: RetrievalResult, citations: list[Citation],
                     texts: dict[str, str | None]) -> list[Citation]:
         """For names quoted in a split form ("hong zhong"), the nearest sentence of the same article that writes
@@ -324,7 +368,8 @@ class ExtractiveAnswerer(Answerer):
             text = texts.get(c.source) or retrieved.text_of_source(c.source)
             if not text:
                 continue
-            aliases = find_aliases(c.text, text)
+            quoted = " ".join(x.text for x in citations + extra if x is not c)
+            aliases = [a for a in find_aliases(c.text, text) if a.full not in quoted]  # not already quoted in full
             if not aliases:
                 continue
             fulls = list(dict.fromkeys(a.full for a in aliases))

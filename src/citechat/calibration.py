@@ -51,7 +51,8 @@ def calibrate(engine: Any, files: list[Path]) -> str:
         for case in read_cases(f):
             r = engine.retriever.retrieve(case.question)
             q = probe._analyse(case.question, r)
-            scored = [probe._score(q, n, 0.0, 0.0, r.article_tokens(n.node.metadata.get('source', ''))) for n in r.nodes]
+            scored = [probe._score(q, n, 0.0, 0.0, r.article_tokens(n.node.metadata.get('source', '')), r)
+                      for n in r.nodes]
             def is_gold(sc) -> bool:
                 return bool(case.evidence) and case.evidence.lower() in sc.node.node.get_content().lower()
             # Sentence pairs are read only when no sentence passes on its own (with the real cut-offs).

@@ -66,20 +66,26 @@ def asked_roles(question: str) -> list[Role]:
     return out
 
 
-def roles_named(roles: list[Role], text: str, organisations: bool = True) -> bool:
+def _roles_in(text: str) -> set[str]:
+    return {_SPECIFIC_ROLES.get(w) or _GENERIC_ROLES.get(w) for w in _words(text)} - {None}  # type: ignore[misc]
+
+
+def _role_found(role: Role, found: set[str]) -> bool:
+    if role.name in _GENERIC_ROLES.values():
+        return bool(found)
+    return role.name in found or bool(found & _EQUIVALENT_IN_TEXT)
+
+
+def roles_named(roles: list[Role], text: str, organisations: bool = True, held: set[str] = frozenset()) -> bool:
     """True if `text` names every asked role (itself, or for a specific role a generic "head"/"chief"; a generic
     asked role such as "head" is satisfied by any role noun) and, if `organisations`, the organisation each
-    belongs to."""
+    belongs to. `held`: roles that the people `text` names hold elsewhere in the article (`RoleIndex.held`)."""
     if not roles:
         return True
-    words = _words(text)
-    found = {_SPECIFIC_ROLES.get(w) or _GENERIC_ROLES.get(w) for w in words} - {None}
-    stems = {_stem(w) for w in words}
+    found = _roles_in(text)
+    stems = {_stem(w) for w in _words(text)}
     for role in roles:
-        if role.name in _GENERIC_ROLES.values():
-            if not found:
-                return False
-        elif role.name not in found and not (found & _EQUIVALENT_IN_TEXT):
+        if not (_role_found(role, found) or _role_found(role, set(held))):
             return False
         if organisations and role.of and _stem(role.of.split("-")[-1]) not in stems:
             return False
@@ -115,10 +121,11 @@ def full_names(article: str) -> set[str]:
     return {f"{m.group(1)} {m.group(2)}" for m in _FULL_NAME.finditer(article) if m.group(1).lower() in _SURNAMES}
 
 
-def find_aliases(sentence: str, article: str) -> list[Alias]:
+def find_aliases(sentence: str, article: str, names: set[str] | None = None) -> list[Alias]:
     """Split or reordered forms of the article's full names in `sentence` ("hong zhong", "guo-xun liao" for
-    "Li Hongzhong", "Liao Guoxun"). A name already written in full (any case) is not an alias."""
-    names = full_names(article)
+    "Li Hongzhong", "Liao Guoxun"). A name already written in full (any case) is not an alias.
+    `names`: the article's `full_names`, if already known."""
+    names = full_names(article) if names is None else names
     if not names:
         return []
     flat = re.sub(r"[\s\-]+", " ", sentence.lower())
@@ -147,3 +154,40 @@ def find_aliases(sentence: str, article: str) -> list[Alias]:
                 if alias not in out:
                     out.append(alias)
     return out
+
+
+def people_in(sentence: str, article: str, names: set[str] | None = None) -> set[str]:
+    """Full names (of `article`) of the people `sentence` names, in full (any case) or in a split form."""
+    names = full_names(article) if names is None else names
+    flat = re.sub(r"[\s\-]+", " ", sentence.lower())
+    return {n for n in names if n.lower() in flat} | {a.full for a in find_aliases(sentence, article, names)}
+
+
+class RoleIndex:
+    """Which roles the people of one article are named with, and where: "Li Hongzhong and Liao Guoxun went
+    into the workshop" answers "Who was the mayor who inspected the workshop?" because another sentence of
+    the article says "the mayor guo-xun liao"."""
+
+    def __init__(self, article: str, spans: list[tuple[int, int]]) -> None:
+        self.article = article
+        self.names = full_names(article)
+        self._where: dict[str, list[tuple[set[str], int, int]]] = {}
+        for a, b in spans:
+            roles = _roles_in(article[a:b])
+            if roles:
+                for person in people_in(article[a:b], article, self.names):
+                    self._where.setdefault(person, []).append((roles, a, b))
+
+    def held(self, text: str) -> set[str]:
+        """Roles the people named in `text` are named with anywhere in the article."""
+        out: set[str] = set()
+        for person in people_in(text, self.article, self.names):
+            for roles, _, _ in self._where.get(person, []):
+                out |= roles
+        return out
+
+    def where(self, roles: list[Role], text: str, near: int) -> tuple[int, int] | None:
+        """The sentence nearest to `near` that names one of `text`'s people with an asked role."""
+        found = [(abs(a - near), a, b) for person in people_in(text, self.article, self.names)
+                 for held, a, b in self._where.get(person, []) if any(_role_found(r, held) for r in roles)]
+        return min(found)[1:] if found else None

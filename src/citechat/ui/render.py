@@ -127,6 +127,7 @@ CSS = """
 #sources-panel .src-meta { color: var(--body-text-color-subdued); font-size: 0.85em; margin: 2px 0 6px; }
 #sources-panel mark.hl, #article-viewer mark { background: #fde68a; color: #111; padding: 0 2px; border-radius: 3px; }
 #sources-panel .closest-note { font-style: italic; }
+#sources-panel .src-note { font-size: 0.85em; font-style: italic; margin-bottom: 4px; }
 #sources-panel .open-article { font-size: 0.85em; text-decoration: underline; background: none; border: none; cursor: pointer; padding: 0; color: var(--link-text-color); }
 #article-viewer { border: 2px solid var(--border-color-accent); border-radius: 8px; padding: 8px; margin-top: 10px; }
 #article-viewer .viewer-bar { display: flex; justify-content: space-between; gap: 8px; }
