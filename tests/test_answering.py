@@ -24,16 +24,19 @@ ARTICLE_ZH = """青川縣圖書館新館開放
 """
 
 
-@pytest.fixture
-def fresh_engine(make_engine, tmp_path):
-    data = tmp_path / "articles"
-    data.mkdir()
-    (data / "glass.txt").write_text(ARTICLE_A, encoding="utf-8")
-    (data / "orchard.md").write_text(ARTICLE_B, encoding="utf-8")
-    (data / "library_zh.txt").write_text(ARTICLE_ZH, encoding="utf-8")
-    engine = make_engine(data_dir=data)
+def _engine_over(make_engine, folder, articles: dict[str, str]):
+    folder.mkdir()
+    for name, text in articles.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    engine = make_engine(data_dir=folder)
     engine.ingest(progress=False)
     return engine
+
+
+@pytest.fixture
+def fresh_engine(make_engine, tmp_path):
+    return _engine_over(make_engine, tmp_path / "articles",
+                        {"glass.txt": ARTICLE_A, "orchard.md": ARTICLE_B, "library_zh.txt": ARTICLE_ZH})
 
 
 @pytest.mark.parametrize(
@@ -112,14 +115,8 @@ PORT_QUESTION = "Who are the party secretary and the mayor who attended the meet
 
 @pytest.fixture
 def port_engine(make_engine, tmp_path):
-    data = tmp_path / "articles"
-    data.mkdir()
-    (data / "port.txt").write_text(ARTICLE_PORT, encoding="utf-8")
-    (data / "glass.txt").write_text(ARTICLE_A, encoding="utf-8")
-    (data / "orchard.md").write_text(ARTICLE_B, encoding="utf-8")
-    engine = make_engine(data_dir=data)
-    engine.ingest(progress=False)
-    return engine
+    return _engine_over(make_engine, tmp_path / "articles",
+                        {"port.txt": ARTICLE_PORT, "glass.txt": ARTICLE_A, "orchard.md": ARTICLE_B})
 
 
 def test_split_names_get_a_citation_of_their_full_form(port_engine):

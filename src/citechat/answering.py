@@ -7,7 +7,8 @@ Decision rules (thresholds live in `AnswerSettings`, calibrated with `citechat c
   dense cosine clears `min_dense_crosslingual` *and* it shares an anchor with the question: a name (also as
   pinyin), a number, or a Chinese word.
 - "When"/"how many" questions need a sentence with a date/number in it; "who is the mayor" questions need a
-  sentence that names the role (`names.roles_named`).
+  sentence that names the role (`names.roles_named`), or names people whom another sentence of the article gives
+  that role (which is then cited too).
 - When no sentence is supported on its own, the best few that pass those checks are read again together with the
   sentence before them (the place or occasion is often there) and cited as that two-sentence span if the pair
   clears the same bar.
@@ -29,7 +30,7 @@ from llama_index.core.schema import NodeWithScore
 
 from .config import AnswerSettings
 from .language import is_cjk, proper_terms, to_simplified, tokenize
-from .names import RoleIndex, asked_roles, find_aliases, roles_named
+from .names import Role, RoleIndex, asked_roles, find_aliases, roles_named
 from .retrieval import RetrievalResult, scores_of
 
 CANNOT_ANSWER = "The articles don't contain the answer to this question."
@@ -134,7 +135,7 @@ class QuestionInfo:
     content_tokens: set[str]
     zh_unit: str | None = None  # "多少冊" -> "册": the answer must be a number followed by this measure word
     name_tokens: list[set[str]] = field(default_factory=list)  # one token set per capitalised name in the question
-    roles: list[str] = field(default_factory=list)  # "Who is the mayor ...?" -> ["mayor"]
+    roles: list[Role] = field(default_factory=list)  # "Who is the mayor of X?" -> [Role("mayor", "x")]
     distinctive_names: list[set[str]] = field(default_factory=list)  # those few articles use (set per retrieval)
 
 
