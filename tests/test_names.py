@@ -11,10 +11,11 @@ ARTICLE = (
 
 
 def test_roles_of_person_questions():
-    assert asked_roles("Who is the mayor of Dongshan?") == [Role("mayor", "dongshan")]
+    assert asked_roles("Who is the mayor of Dongshan?") == [Role("mayor", "dongshan", True)]
     assert asked_roles("Who are the party secretary and the governor who attended?") == [
         Role("secretary"), Role("governor")]
     assert asked_roles("What is the director of the seed laboratory called?") == [Role("director", "laboratory")]
+    assert asked_roles("Who is Dongshan's party secretary?") == [Role("secretary", "dongshan", True)]
     assert asked_roles("Who chaired the meeting?") == []  # no role noun
     assert asked_roles("When did the mayor who visited Dongshan arrive?") == []  # not a person question
 

@@ -248,7 +248,7 @@ class ExtractiveAnswerer(Answerer):
         english = not q.cjk and not is_cjk(text)
         # The role must be in the sentence, or the people it names must be named with it elsewhere in the
         # article; its organisation may be in the sentence before (read in context).
-        role_ok = not english or roles_named(q.roles, text, organisations=False)
+        role_ok = roles_named(q.roles, text, organisations=False)
         held: set[str] = set()
         if english and not role_ok and retrieved is not None and (index := self.role_index(retrieved, n)):
             held = index.held(text)
@@ -256,7 +256,8 @@ class ExtractiveAnswerer(Answerer):
         if "rerank" in sc:
             support = sc["rerank"] + self.s.coverage_weight * coverage(q, text)
             checked = type_ok and names_ok and role_ok
-            ok = checked and roles_named(q.roles, text, held=held) and support >= self.s.min_support + penalty
+            ok = checked and roles_named(q.roles, text, held=held, article_tokens=article_tokens or set()) and \
+                support >= self.s.min_support + penalty
             return _Scored(n, support, "ce", ok, checked, role_elsewhere=bool(held))
         if english:
             # An English pair the cross-encoder did not score (ranked below its candidates) is not evidence
@@ -265,7 +266,8 @@ class ExtractiveAnswerer(Answerer):
         dense = sc.get("dense", 0.0)
         # Routing needs positive evidence: a name/number/word of the question in the sentence or its article.
         shared = q.anchors & (set(tokenize(text)) | (article_tokens or set()))
-        checked = type_ok and names_ok and bool(shared)
+        checked = type_ok and names_ok and bool(shared) and \
+            roles_named(q.roles, text, article_tokens=article_tokens or set())
         ok = checked and dense >= self.s.min_dense_crosslingual + xl_penalty * self.s.dense_per_logit
         return _Scored(n, dense, "xl", ok, checked)
 
@@ -321,7 +323,8 @@ class ExtractiveAnswerer(Answerer):
             start, end = int(m.get("start", 0)), int(m.get("end", 0))
             text = retrieved.text_of(s.node)
             before = [a for a, b in retrieved.sentence_spans(m.get("source", "")) if b <= start]
-            if text is not None and before and roles_named(q.roles, text[before[-1]:end]):
+            tokens = retrieved.article_tokens(m.get("source", ""))
+            if text is not None and before and roles_named(q.roles, text[before[-1]:end], article_tokens=tokens):
                 windows.append((s, before[-1], end, text))
         if not windows:
             return []

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .language import is_cjk, to_simplified, tokenize
+
 # Role nouns a who-question can ask about. A sentence answers "who is the mayor" only if it names that role, or a
 # generic one ("head", "chief") that translations use for many specific titles ("district head" = mayor).
 _SPECIFIC_ROLES = {
@@ -27,6 +29,18 @@ _SPECIFIC_ROLES = {
 _GENERIC_ROLES = {"head": "head", "heads": "head", "chief": "chief", "chiefs": "chief", "leader": "leader",
                   "leaders": "leader", "boss": "boss", "official": "official", "officials": "official"}
 _EQUIVALENT_IN_TEXT = {"head", "chief"}  # generic words a sentence may use for a specific role
+# Chinese titles (simplified) of the same roles. Chinese titles are specific, so no generic equivalence applies.
+_ZH_ROLES = {
+    "secretary": ("书记",), "mayor": ("市长", "区长", "县长", "镇长"), "governor": ("省长",),
+    "director": ("局长", "主任", "处长", "厅长", "所长", "馆长"), "chair": ("主席", "董事长", "理事长", "会长"),
+    "president": ("院长", "校长", "主席", "总裁", "行长", "会长"), "minister": ("部长",), "premier": ("总理",),
+    "manager": ("经理",), "ceo": ("总裁", "首席执行官"), "founder": ("创始人",), "editor": ("编辑", "主编"),
+    "reporter": ("记者",), "correspondent": ("记者",), "spokesperson": ("发言人",), "commissioner": ("专员",),
+    "principal": ("校长",), "dean": ("院长",), "captain": ("队长", "船长", "机长"), "coach": ("教练",),
+    "ambassador": ("大使",), "commander": ("司令",), "curator": ("馆长",), "judge": ("法官",),
+    "prosecutor": ("检察官",), "inspector": ("巡视员",),
+}
+_ZH_HEAD = re.compile(r"(?:市|区|县|镇|乡|村|省|局|馆|院|校|部|厅|处|所|科|社|行|队|会|站|署|董事|理事)长|负责人|书记|主任|主席")
 _WORD = re.compile(r"[A-Za-z]+")
 _WHO_Q = re.compile(r"^\W*(?:and\s+|so\s+|then\s+)?(who|whom|whose)\b|\b(called|named|names? of)\b", re.I)
 
@@ -41,11 +55,15 @@ class Role:
 
     name: str
     of: str | None = None
+    of_is_name: bool = False  # the organisation is a capitalised name ("Jinan"), checkable in Chinese via pinyin
 
 
 _ROLE_OF = re.compile(r"\s+of\s+(?:the\s+)?((?:[\w\-]+\s+){0,6}?[\w\-]+?)"
                       r"(?=\s+(?:of|in|at|on|for|with|from|during|to|by|and|who|that|which|called|named)\b|\s*[?,.;!]|\s*$)",
                       re.I)
+
+
+_OWNER = re.compile(r"\b([A-Z][\w\-]*)['’]s\s+(?:[\w\-]+\s+){0,3}$")
 
 
 def asked_roles(question: str) -> list[Role]:
@@ -60,13 +78,19 @@ def asked_roles(question: str) -> list[Role]:
         if not name:
             continue
         of = _ROLE_OF.match(question, m.end())
-        role = Role(name, of.group(1).split()[-1].lower() if of else None)
+        owner = _OWNER.search(question, 0, m.start())  # "Jinan's municipal party secretary"
+        org = of.group(1).split()[-1] if of else owner.group(1) if owner else None
+        role = Role(name, org.lower() if org else None, bool(org and org[0].isupper()))
         if role not in out:
             out.append(role)
     return out
 
 
 def _roles_in(text: str) -> set[str]:
+    if is_cjk(text):
+        simple = to_simplified(text)
+        found = {role for role, words in _ZH_ROLES.items() if any(w in simple for w in words)}
+        return found | ({"zh-head"} if _ZH_HEAD.search(simple) else set())
     return {_SPECIFIC_ROLES.get(w) or _GENERIC_ROLES.get(w) for w in _words(text)} - {None}  # type: ignore[misc]
 
 
@@ -76,18 +100,27 @@ def _role_found(role: Role, found: set[str]) -> bool:
     return role.name in found or bool(found & _EQUIVALENT_IN_TEXT)
 
 
-def roles_named(roles: list[Role], text: str, organisations: bool = True, held: set[str] = frozenset()) -> bool:
+def _organisation_named(role: Role, text: str, article_tokens: set[str]) -> bool:
+    if not role.of or (role.of_is_name and role.of in article_tokens):
+        return True  # a named place or body ("Jinan's secretary") may be named anywhere in the article
+    if is_cjk(text):  # only a name can be checked across languages (its pinyin: "Jinan" ~ 濟南)
+        return not role.of_is_name or role.of in tokenize(text)
+    return _stem(role.of.split("-")[-1]) in {_stem(w) for w in _words(text)}
+
+
+def roles_named(roles: list[Role], text: str, organisations: bool = True, held: set[str] = frozenset(),
+                article_tokens: set[str] = frozenset()) -> bool:
     """True if `text` names every asked role (itself, or for a specific role a generic "head"/"chief"; a generic
     asked role such as "head" is satisfied by any role noun) and, if `organisations`, the organisation each
-    belongs to. `held`: roles that the people `text` names hold elsewhere in the article (`RoleIndex.held`)."""
+    belongs to. `held`: roles that the people `text` names hold elsewhere in the article (`RoleIndex.held`);
+    `article_tokens`: the BM25 tokens of the article, where a named organisation may be instead."""
     if not roles:
         return True
     found = _roles_in(text)
-    stems = {_stem(w) for w in _words(text)}
     for role in roles:
         if not (_role_found(role, found) or _role_found(role, set(held))):
             return False
-        if organisations and role.of and _stem(role.of.split("-")[-1]) not in stems:
+        if organisations and not _organisation_named(role, text, article_tokens):
             return False
     return True
 
