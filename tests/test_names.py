@@ -66,3 +66,22 @@ def test_role_index_links_people_to_roles_stated_elsewhere():
     a, b = index.where(governor, visit, ARTICLE.index(visit))
     assert "the governor xiao-mei ding" in ARTICLE[a:b]
     assert index.where(asked_roles("Who was the judge who visited?"), visit, 0) is None
+
+
+def test_chinese_sentences_need_the_chinese_title():
+    secretary = asked_roles("Who is the party secretary of Dongshan?")
+    assert roles_named(secretary, "東山區委書記張明出席會議")
+    assert not roles_named(secretary, "東山區區長張明出席會議")  # a mayor, not the secretary
+    assert not roles_named(secretary, "西河區委書記張明出席會議")  # a named organisation is checked via pinyin
+    assert roles_named(asked_roles("Who is the head of Dongshan?"), "東山區區長張明出席會議")
+    director = asked_roles("Who is the director of the Dongshan library?")
+    assert roles_named(director, "館長王麗華表示")
+    assert not roles_named(director, "引進名師、名校長")  # no generic equivalence in Chinese
+
+
+def test_a_named_organisation_may_be_named_elsewhere_in_the_article():
+    mayor = asked_roles("Who is the mayor of Dongshan?")
+    assert not roles_named(mayor, "The mayor Li Wei spoke.")
+    assert roles_named(mayor, "The mayor Li Wei spoke.", article_tokens={"dongshan", "mayor"})
+    court = asked_roles("Who is the president of the Dongshan court?")  # "court" is not a name
+    assert not roles_named(court, "The president Li Wei spoke.", article_tokens={"court"})
