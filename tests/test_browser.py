@@ -109,6 +109,15 @@ def test_click_citation_opens_article_at_highlight(page):
     page.screenshot(path=str(ARTIFACTS / "article_viewer.png"))
 
 
+def test_full_name_citation_says_why_it_is_there(page):
+    # the role sentence writes "the mayor guo-xun liao"; a second citation gives the full name, with a note
+    ask(page, "Who is the mayor at the Binhai New Area key projects meeting?")
+    assert "guo-xun liao" in last_bot(page) and "Liao Guoxun" in last_bot(page)
+    note = page.locator("#sources-panel section.turn:visible .src-note").first
+    assert "guo-xun liao = Liao Guoxun" in note.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "full_name_note.png"))
+
+
 def test_unanswerable_says_not_in_the_articles(page):
     ask(page, "What is the capital of France?")
     text = last_bot(page)
