@@ -41,7 +41,7 @@ def test_full_names_are_romanised_chinese_names():
 
 def test_split_and_reordered_names_link_to_their_full_form():
     sentence = "Provincial party secretary jian-guo he and the governor xiao-mei ding attended and spoke."
-    assert find_aliases(sentence, ARTICLE) == [Alias("xiao-mei ding", "Ding Xiaomei"), Alias("jian-guo he", "He Jianguo")]
+    assert find_aliases(sentence, ARTICLE) == [Alias("jian-guo he", "He Jianguo"), Alias("xiao-mei ding", "Ding Xiaomei")]
     # a name written in full, in any case, is not an alias
     assert find_aliases("Later, Ding xiaomei met farmers.", ARTICLE) == []
     assert find_aliases("He Jianguo and Ding Xiaomei then visited the seed laboratory.", ARTICLE) == []

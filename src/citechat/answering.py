@@ -250,7 +250,8 @@ class ExtractiveAnswerer(Answerer):
         # article; its organisation may be in the sentence before (read in context).
         role_ok = roles_named(q.roles, text, organisations=False)
         held: set[str] = set()
-        if english and not role_ok and retrieved is not None and (index := self.role_index(retrieved, n)):
+        if "rerank" in sc and english and not role_ok and retrieved is not None and \
+                (index := self.role_index(retrieved, n)):
             held = index.held(text)
             role_ok = roles_named(q.roles, text, organisations=False, held=held)
         if "rerank" in sc:

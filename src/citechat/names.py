@@ -162,25 +162,26 @@ def find_aliases(sentence: str, article: str, names: set[str] | None = None) -> 
     if not names:
         return []
     flat = re.sub(r"[\s\-]+", " ", sentence.lower())
-    tokens = list(_WORD.finditer(sentence))
-    out: list[Alias] = []
+    by_given: dict[str, list[tuple[str, str]]] = {}
     for full in sorted(names):
         surname, given = full.lower().split(" ")
-        if f"{surname} {given}" in flat:
-            continue
-        for i in range(len(tokens)):
-            for k in (2, 3):  # a given name split into its syllables
-                part = tokens[i:i + k]
-                if len(part) < k or "".join(t.group(0).lower() for t in part) != given:
-                    continue
-                if any(len(t.group(0)) > 6 for t in part):
-                    continue
-                start, end = part[0].start(), part[-1].end()
+        if f"{surname} {given}" not in flat:
+            by_given.setdefault(given, []).append((surname, full))
+    tokens = list(_WORD.finditer(sentence))
+    words = [t.group(0).lower() for t in tokens]
+    out: list[Alias] = []
+    for i in range(len(tokens)):
+        for k in (2, 3):  # a given name split into its syllables
+            part = words[i:i + k]
+            if len(part) < k or any(len(w) > 6 for w in part):
+                continue
+            for surname, full in by_given.get("".join(part), []):
+                start, end = tokens[i].start(), tokens[i + k - 1].end()
                 # take the surname along when it is written next to the given name ("guo-xun liao")
-                if i + k < len(tokens) and tokens[i + k].group(0).lower() == surname \
+                if i + k < len(tokens) and words[i + k] == surname \
                         and re.fullmatch(r"[\s\-]+", sentence[end:tokens[i + k].start()]):
                     end = tokens[i + k].end()
-                elif i > 0 and tokens[i - 1].group(0).lower() == surname \
+                elif i > 0 and words[i - 1] == surname \
                         and re.fullmatch(r"[\s\-]+", sentence[tokens[i - 1].end():start]):
                     start = tokens[i - 1].start()
                 alias = Alias(sentence[start:end], full)
