@@ -42,6 +42,7 @@ _ZH_ROLES = {
 }
 _ZH_HEAD = re.compile(r"(?:市|区|县|镇|乡|村|省|局|馆|院|校|部|厅|处|所|科|社|行|队|会|站|署|董事|理事)长|负责人|书记|主任|主席")
 _WORD = re.compile(r"[A-Za-z]+")
+_VERB_SLOT = frozenset("who whom will would to does did do can could should shall may might".split())
 _WHO_Q = re.compile(r"^\W*(?:and\s+|so\s+|then\s+)?(who|whom|whose)\b|\b(called|named|names? of)\b", re.I)
 
 
@@ -72,10 +73,11 @@ def asked_roles(question: str) -> list[Role]:
     if not _WHO_Q.search(question):
         return []
     out: list[Role] = []
+    prev = ""
     for m in _WORD.finditer(question):
-        w = m.group(0).lower()
+        w, before, prev = m.group(0).lower(), prev, m.group(0).lower()
         name = _SPECIFIC_ROLES.get(w) or _GENERIC_ROLES.get(w)
-        if not name:
+        if not name or before in _VERB_SLOT:  # "Who heads ...", "Who will judge ..." use the word as a verb
             continue
         of = _ROLE_OF.match(question, m.end())
         owner = _OWNER.search(question, 0, m.start())  # "Jinan's municipal party secretary"
