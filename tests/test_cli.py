@@ -143,3 +143,16 @@ def test_eval_command(built_index):
     for label in ("answer accuracy", "abstention accuracy", "citation hit rate", "median cited passage",
                   "latency p50 / p95", "stage p50", "misses"):
         assert label in p.stdout
+
+
+@local_only
+def test_options_work_before_and_after_the_command(built_index, tmp_path):
+    # CITECHAT_INDEX_DIR points at built_index; the option must win wherever it is written
+    before, after = tmp_path / "before", tmp_path / "after"
+    p = run(["--index-dir", str(before), "ingest", "--no-progress"], built_index)
+    assert p.returncode == 0, p.stderr
+    assert "5 added" in p.stdout and (before / "chroma.sqlite3").exists()
+    p = run(["ingest", "--no-progress", "--index-dir", str(after), str(ARTICLES / "001_a87b5d3a02c24cc1.txt")],
+            built_index)
+    assert p.returncode == 0, p.stderr
+    assert "1 added" in p.stdout and (after / "chroma.sqlite3").exists()

@@ -315,8 +315,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 # --- parser ------------------------------------------------------------------------------------------
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+def _common_options(argument_default: Any = None) -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False, argument_default=argument_default)
     common.add_argument("--data-dir", help="article folder (default: $CITECHAT_DATA_DIR or data/articles)")
     common.add_argument("--index-dir", help="index folder (default: $CITECHAT_INDEX_DIR or index)")
     common.add_argument("--embedder", help="embedding model (default: $CITECHAT_EMBEDDER or use-multilingual)")
@@ -328,9 +328,15 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--llm-model-path", help="GGUF file for --llm llama-cpp ($CITECHAT_LLM_MODEL_PATH)")
     common.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     common.add_argument("--debug", action="store_true", help="show tracebacks")
+    return common
 
+
+def build_parser() -> argparse.ArgumentParser:
+    # The options work before or after the command. The command's copies default to "not given", so they
+    # don't overwrite a value given before the command (`citechat --index-dir X ingest`).
     p = argparse.ArgumentParser(prog="citechat", description="Answers about news articles, cited to the sentence.",
-                                parents=[common])
+                                parents=[_common_options()])
+    common = _common_options(argparse.SUPPRESS)
     p.add_argument("--version", action="version", version=f"citechat {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
