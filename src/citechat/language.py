@@ -69,7 +69,8 @@ def _pinyin(word: str) -> str:
     return "".join(lazy_pinyin(word)).lower()
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
+    """Light English stemming (plural -s/-ies), as BM25 tokens use it."""
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
@@ -85,7 +86,7 @@ def tokenize(text: str) -> list[str]:
         if w[0].isdigit():
             tokens.append(w.replace(",", ""))
         elif w not in STOPWORDS and len(w) > 1:
-            tokens.append(_stem(w))
+            tokens.append(stem(w))
     for m in _CAP_RUN.finditer(text):
         tokens.append(re.sub(r"[\s\-]+", "", m.group(0)).lower())
     if _CJK_RE.search(text):

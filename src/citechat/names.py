@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .language import is_cjk, to_simplified, tokenize
+from .language import is_cjk, stem, to_simplified, tokenize
 
 # Role nouns a who-question can ask about. A sentence answers "who is the mayor" only if it names that role, or a
 # generic one ("head", "chief") that translations use for many specific titles ("district head" = mayor).
@@ -44,6 +44,11 @@ _ZH_HEAD = re.compile(r"(?:市|区|县|镇|乡|村|省|局|馆|院|校|部|厅|�
 _WORD = re.compile(r"[A-Za-z]+")
 _VERB_SLOT = frozenset("who whom will would to does did do can could should shall may might".split())
 _WHO_Q = re.compile(r"^\W*(?:and\s+|so\s+|then\s+)?(who|whom|whose)\b|\b(called|named|names? of)\b", re.I)
+
+
+def _flat(text: str) -> str:
+    """Lower case, hyphens and runs of spaces as one space: "Guo-Xun  Liao" -> "guo xun liao"."""
+    return re.sub(r"[\s\-]+", " ", text.lower())
 
 
 def _words(text: str) -> list[str]:
@@ -107,7 +112,7 @@ def _organisation_named(role: Role, text: str, article_tokens: set[str]) -> bool
         return True  # a named place or body ("Jinan's secretary") may be named anywhere in the article
     if is_cjk(text):  # only a name can be checked across languages (its pinyin: "Jinan" ~ 濟南)
         return not role.of_is_name or role.of in tokenize(text)
-    return _stem(role.of.split("-")[-1]) in {_stem(w) for w in _words(text)}
+    return stem(role.of.split("-")[-1]) in {stem(w) for w in _words(text)}
 
 
 def roles_named(roles: list[Role], text: str, organisations: bool = True, held: set[str] = frozenset(),
@@ -125,10 +130,6 @@ def roles_named(roles: list[Role], text: str, organisations: bool = True, held: 
         if organisations and not _organisation_named(role, text, article_tokens):
             return False
     return True
-
-
-def _stem(word: str) -> str:
-    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
 
 
 # --- name aliases ----------------------------------------------------------------------------------
@@ -163,7 +164,7 @@ def find_aliases(sentence: str, article: str, names: set[str] | None = None) -> 
     names = full_names(article) if names is None else names
     if not names:
         return []
-    flat = re.sub(r"[\s\-]+", " ", sentence.lower())
+    flat = _flat(sentence)
     by_given: dict[str, list[tuple[str, str]]] = {}
     for full in sorted(names):
         surname, given = full.lower().split(" ")
@@ -195,7 +196,7 @@ def find_aliases(sentence: str, article: str, names: set[str] | None = None) -> 
 def people_in(sentence: str, article: str, names: set[str] | None = None) -> set[str]:
     """Full names (of `article`) of the people `sentence` names, in full (any case) or in a split form."""
     names = full_names(article) if names is None else names
-    flat = re.sub(r"[\s\-]+", " ", sentence.lower())
+    flat = _flat(sentence)
     return {n for n in names if n.lower() in flat} | {a.full for a in find_aliases(sentence, article, names)}
 
 
