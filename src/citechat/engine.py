@@ -42,7 +42,8 @@ class Engine:
                             "calibrate` and set CITECHAT_ANSWER__MIN_DENSE_CROSSLINGUAL.", name, FALLBACK_DENSE_CUTOFF)
             answer_settings.min_dense_crosslingual = CALIBRATED_DENSE_CUTOFF.get(name, FALLBACK_DENSE_CUTOFF)
         encoder = self.retriever.encoder
-        self.extractive = ExtractiveAnswerer(answer_settings, relevance=encoder.score if encoder is not None else None)
+        relevance = encoder.score if encoder is not None else None  # cross-encoder logits for (question, texts)
+        self.extractive = ExtractiveAnswerer(answer_settings, relevance=relevance)
         self.answerer: Answerer = self.extractive
         self.llm = make_llm(self.settings)
         if self.llm is not None:
@@ -50,7 +51,7 @@ class Engine:
             checker = GroundingChecker(lambda texts: self.embedder.embed_documents(texts))
             self.answerer = LLMAnswerer(self.llm, self.extractive, self.prompts, checker,
                                         max_sources=self.settings.llm_max_sources, timeout_s=self.settings.llm_timeout_s,
-                                        relevance=encoder.score if encoder is not None else None)
+                                        relevance=relevance)
         self._ingest_lock = threading.Lock()
 
     def warm_up(self) -> None:

@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -325,6 +325,7 @@ class RetrievalResult:
     unknown_terms: list[str]
     store: Store
     bm25: BM25Retriever | None = None
+    _spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict, repr=False)
 
     def article_tokens(self, source: str) -> set[str]:
         return self.bm25.source_tokens(source) if self.bm25 is not None else set()
@@ -352,7 +353,11 @@ class RetrievalResult:
         return self.store.article_text(source)
 
     def sentence_spans(self, source: str) -> list[tuple[int, int]]:
-        return sorted((int(m["start"]), int(m["end"])) for m in self.store.sentences_of(source) if "start" in m)
+        """Sentence offsets of an article, read once per question (several answer steps need them)."""
+        if source not in self._spans:
+            self._spans[source] = sorted((int(m["start"]), int(m["end"]))
+                                         for m in self.store.sentences_of(source) if "start" in m)
+        return self._spans[source]
 
 
 class Retriever:
