@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-server install index eval bench clean browser llm
+.PHONY: run test test-server install index eval eval-public train bench clean browser llm
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,16 @@ test-server: index browser $(LLM_STAMP)
 
 eval: index
 	$(VENV)/bin/citechat eval evals/dev.jsonl
+
+# The public QA sets (../shared/eval/public): every corpus indexed into index/public/<corpus>, the four sample
+# files answered (FULL=1: the full files) beside naive citers -> evals/results/public.md. Out-of-fold figures.
+eval-public: install
+	$(PY) evals/public_eval.py $(if $(FULL),--full)
+
+# The answer-or-abstain model from the public sets (training/train_decision.py): features through the real
+# retriever (cached in training/cache), k-fold by article, thresholds per language pair, docs/decision-curves.png.
+train: install
+	$(PY) training/train_decision.py
 
 bench: install
 	$(VENV)/bin/citechat bench

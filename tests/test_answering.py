@@ -95,6 +95,7 @@ def test_json_shape(fresh_engine):
     c = d["citations"][0]
     assert set(c) >= {"n", "source", "title", "text", "start", "end", "score"}
     assert {"embed", "dense", "bm25", "rerank", "answer"} <= set(d["timings_ms"])
+    assert 0 < c["score"] <= 1  # the decision's probability
 
 
 def test_question_analysis():
@@ -104,64 +105,53 @@ def test_question_analysis():
     assert analyse_question("歷城區的地區生產總值突破了多少?").cjk
 
 
-# Machine-translated style: the role sentence writes the names split ("wei ming"), the place is in the sentence
-# before it, and a confident-sounding distractor lists other leaders.
-ARTICLE_PORT = """Grasp the new year to build a stronger port city
+# The failure cases of issue 11, on articles written here (not the shipped ones).
+ARTICLE_SERVICE_ZH = """東湖區政務服務中心啟用
 
-March 3, the first working meeting of the year on port construction was held in Qinglan Harbour District.Municipal party committee secretary wei ming, deputy secretary of the municipal party committee, the mayor jian-hua zhou attended and spoke, stressing the need to keep the momentum of the spring and speed up every project,Strive for new achievements in the opening of the port.Wang Weiming and Zhou Jianhua inspected the new container terminal at the east pier and asked about the progress of the automated cranes.The first berth of the terminal will be completed in October this year.Later, Wang Weiming and Zhou Jianhua held a meeting with the port group.Municipal leaders Ma Lin, Gao Feng, Deng Yuhua, secretary General of the Municipal Government Tang Rui, and the responsible comrades of the port group attended the meeting.Source: Qinglan Daily
+信息來源:東湖日報
+
+發布日期:2024-03-12
+
+3月12日上午，東湖區政務服務中心正式啟用。中心位於新華路88號，總面積1.2萬平方米，設置86個綜合受理窗口，可辦理事項1350項。區長陳明遠在啟用儀式上表示，中心將實現群眾辦事只進一扇門。
 """
 
-PORT_QUESTION = "Who are the party secretary and the mayor who attended the meeting in Qinglan Harbour District?"
+ARTICLE_FERRY = """New ferry links Kestrel Island
+
+The Kestrel Island ferry service started on Monday with two boats. Each crossing takes forty minutes, and the fare is 6 pounds for adults. The harbour master, Owen Pryce, said the service would run all year.
+"""
 
 
 @pytest.fixture
-def port_engine(make_engine, tmp_path):
+def case_engine(make_engine, tmp_path):
     return _engine_over(make_engine, tmp_path / "articles",
-                        {"port.txt": ARTICLE_PORT, "glass.txt": ARTICLE_A, "orchard.md": ARTICLE_B})
+                        {"service_zh.txt": ARTICLE_SERVICE_ZH, "ferry.txt": ARTICLE_FERRY, "glass.txt": ARTICLE_A})
 
 
-def test_split_names_get_a_citation_of_their_full_form(port_engine):
-    ans = port_engine.ask(PORT_QUESTION)
-    assert ans.answerable, ans.closest
-    text = port_engine.store.article_text("port.txt")
-    assert "the mayor jian-hua zhou" in ans.citations[0].text
-    assert "Municipal leaders Ma Lin" not in ans.answer
-    full = [c for c in ans.citations if c.note]
-    assert len(full) == 1 and "Wang Weiming" in full[0].text and "Zhou Jianhua" in full[0].text
-    assert "wei ming = Wang Weiming" in full[0].note and "jian-hua zhou = Zhou Jianhua" in full[0].note
-    assert "Wang Weiming" in ans.answer
-    for c in ans.citations:
-        assert c.source == "port.txt" and text[c.start:c.end] == c.text
+def test_how_many_in_chinese_cites_the_whole_sentence_with_the_number(case_engine):
+    ans = case_engine.ask("東湖區政務服務中心有多少個受理窗口?")
+    assert ans.answerable, ans.reason
+    cited = ans.citations[0]
+    assert "86個綜合受理窗口" in cited.text
+    assert cited.text.endswith("。") and cited.text.startswith("中心位於")  # the sentence, not a clause of it
+    assert case_engine.store.article_text("service_zh.txt")[cited.start:cited.end] == cited.text
 
 
-MAYOR_QUESTION = "Who is the mayor of Qinglan Harbour District?"
-
-
-def test_role_sentence_is_read_with_the_sentence_before(port_engine):
-    # the role sentence does not say where; the sentence before it does
-    ans = port_engine.ask(MAYOR_QUESTION)
-    assert ans.answerable, ans.closest
-    first = ans.citations[0]
-    assert first.text.startswith("March 3,") and "the mayor jian-hua zhou" in first.text
-    assert port_engine.store.article_text("port.txt")[first.start:first.end] == first.text
-    port_engine.extractive.s = port_engine.extractive.s.model_copy(update={"context_candidates": 0})
-    assert not port_engine.ask(MAYOR_QUESTION).answerable
-
-
-def test_role_stated_in_another_sentence_is_cited_with_the_answer(port_engine):
-    ans = port_engine.ask("Who was the mayor who inspected the container terminal?")
-    assert ans.answerable, ans.closest
-    assert "inspected the new container terminal" in ans.citations[0].text and "Zhou Jianhua" in ans.answer
-    role = [c for c in ans.citations if "role" in c.note]
-    assert len(role) == 1 and "the mayor jian-hua zhou" in role[0].text
-    # no such role anywhere for these people: not answered
-    assert not port_engine.ask("Who is the chairman who inspected the container terminal?").answerable
-
-
-def test_who_question_needs_the_role_it_asks_about(port_engine):
-    # the "Municipal leaders ..." sentence matches the port group well, but names no chairman
-    ans = port_engine.ask("Who is the chairman of the port group?")
+def test_a_byline_is_never_an_answer(case_engine):
+    ans = case_engine.ask("What is the population of Donghu District?")
     assert not ans.answerable, ans.answer
-    ans = port_engine.ask("Who is the secretary general of the municipal government?")
-    assert ans.answerable and "Tang Rui" in ans.answer
-    assert not port_engine.ask("Who is the president of the Qinglan court?").answerable
+    assert ans.reason
+    for c in ans.closest:
+        assert not c.text.startswith(("信息來源", "發布日期"))
+
+
+def test_how_many_people_needs_a_number_of_people(case_engine):
+    # the article has numbers (two boats, 6 pounds, forty minutes) but none counts people
+    ans = case_engine.ask("How many people work on the Kestrel Island ferry?")
+    assert not ans.answerable, ans.answer
+
+
+def test_an_abstention_says_why(case_engine):
+    ans = case_engine.ask("Who won the Kestrel Island regatta in 1990?")
+    assert not ans.answerable
+    assert "answers need" in ans.reason or "no close sentence" in ans.reason
+    assert ans.to_json()["reason"] == ans.reason

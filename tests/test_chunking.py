@@ -24,12 +24,17 @@ def test_chinese_sentences():
     assert texts(t) == ["歷城區舉行表彰大會。", "會議由區委書記主持！", "你來了嗎？", "好"]
 
 
-def test_long_chinese_sentences_are_cut_at_clauses():
+def test_a_chinese_sentence_is_one_unit_with_its_number_and_subject():
+    t = "歷城區便民服務中心設有綜合受理區，設置134個全領域無差別受理窗口，實現一窗通辦。另一句。"
+    assert texts(t)[0] == "歷城區便民服務中心設有綜合受理區，設置134個全領域無差別受理窗口，實現一窗通辦。"
+
+
+def test_run_on_chinese_sentences_are_capped_at_clauses():
     clause = "歷城區團結帶領全區各級黨組織和廣大黨員干部群眾抓產業"
-    t = "，".join([clause] * 6) + "。"
+    t = "，".join([clause] * 20) + "。"
     parts = texts(t)
     assert len(parts) > 1
-    assert all(len(p) <= 60 for p in parts)
+    assert all(len(p) <= 240 for p in parts)
     assert "".join(parts) == t
 
 

@@ -1,10 +1,10 @@
-"""`citechat calibrate`: measure the scores that decide answer-or-abstain, and suggest cut-offs.
+"""`citechat calibrate`: show what the answer decision sees on a question set of your own.
 
-For every question of the given sets it records the best cross-encoder logit and the best cross-language dense
-score among sentences that pass the type and anchor checks, split by whether the question is answerable, and
-the best sentence-pair support for questions no single sentence answers.
-A cut-off is suggested midway between the highest unanswerable and the lowest answerable score when they
-separate; otherwise at the value that makes the fewest mistakes.
+For every question it prints the best sentence's probability (from the learned decision), whether that sentence
+holds the gold evidence, and the threshold of its language pair; then, per pair, the best probabilities of
+answerable and unanswerable questions and the threshold that would make the fewest mistakes on this set.
+The shipped thresholds come from `make train` on the public sets (docs/decision.md); a set of a few dozen
+questions is a check, not enough data to move them.
 """
 
 from __future__ import annotations
@@ -12,23 +12,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .answering import ExtractiveAnswerer
+from .decision import pair_of
 from .evaluation import read_cases
-
-
-def _best(scores: list[tuple[float, bool]]) -> float | None:
-    vals = [s for s, ok in scores if ok]
-    return max(vals) if vals else None
+from .language import is_cjk
 
 
 def suggest(pos: list[float], neg: list[float]) -> float | None:
+    """The cut-off with the fewest mistakes (ties: the widest gap), midway between neighbouring scores."""
     if not pos:
         return None
     if not neg:
-        return min(pos) - 0.5
+        return min(pos) - 0.01
     values = sorted(set(pos + neg))
-    # Candidate cut-offs: midway between neighbouring observed scores. Fewest mistakes wins; ties go to the
-    # widest gap (the most robust cut).
     best = None
     for lo, hi in zip(values, values[1:]):
         t = (lo + hi) / 2
@@ -40,61 +35,29 @@ def suggest(pos: list[float], neg: list[float]) -> float | None:
 
 
 def calibrate(engine: Any, files: list[Path]) -> str:
-    s = engine.settings.answer.model_copy()
-    s.min_support = -1e9
-    s.min_dense_crosslingual = -1e9
-    probe = ExtractiveAnswerer(s, relevance=engine.extractive.relevance)
     engine.warm_up()
+    answerer = engine.extractive
     rows = []
-    ce_pos, ce_neg, xl_pos, xl_neg, ctx_pos, ctx_neg = [], [], [], [], [], []
+    pos: dict[str, list[float]] = {}
+    neg: dict[str, list[float]] = {}
     for f in files:
         for case in read_cases(f):
-            r = engine.retriever.retrieve(case.question)
-            q = probe._analyse(case.question, r)
-            scored = [probe._score(q, n, 0.0, 0.0, r.article_tokens(n.node.metadata.get('source', '')), r)
-                      for n in r.nodes]
-            def is_gold(sc) -> bool:
-                return bool(case.evidence) and case.evidence.lower() in sc.node.node.get_content().lower()
-            # Sentence pairs are read only when no sentence passes on its own (with the real cut-offs).
-            real = engine.extractive
-            alone = any(x.ok for x in real._score_all(real._analyse(case.question, r), r)[0])
-            byline = q.wants_outlet or q.wants_pubdate  # answered from the byline, not from sentences
-            windows = [] if alone or byline else probe.context_windows(q, r, scored)
-            ctx = max((w[0] for w in windows), default=None)
-            if ctx is not None:  # the gold evidence may sit in either sentence, or in a full-name citation
-                (ctx_pos if case.answers else ctx_neg).append(ctx)
-            ce = _best([(x.support, x.ok) for x in scored if x.kind == "ce"])
-            xl = _best([(x.support, x.ok) for x in scored if x.kind == "xl"])
-            gold_ce = _best([(x.support, x.ok) for x in scored if x.kind == "ce" and is_gold(x)])
-            gold_xl = _best([(x.support, x.ok) for x in scored if x.kind == "xl" and is_gold(x)])
-            if case.answers:
-                if gold_ce is not None:
-                    ce_pos.append(gold_ce)
-                elif gold_xl is not None:
-                    xl_pos.append(gold_xl)
-            else:
-                if ce is not None:
-                    ce_neg.append(ce)
-                if xl is not None:
-                    xl_neg.append(xl)
-            rows.append(f"{case.id:>5} {'ans' if case.answers else 'UNANS':5} best_ce={_f(ce)} gold_ce={_f(gold_ce)} "
-                        f"best_xl={_f(xl)} gold_xl={_f(gold_xl)} ctx={_f(ctx)} unknown={r.unknown_terms} "
+            ranked = answerer.ranked(case.question, engine.retriever.retrieve(case.question))
+            best = ranked[0] if ranked else None
+            p = best.probability if best else 0.0
+            pair = pair_of(is_cjk(case.question), is_cjk(best.view.text) if best else is_cjk(case.question))
+            gold = next((r.probability for r in ranked if case.evidence and
+                         case.evidence.lower() in r.view.text.lower()), None)
+            (pos if case.answers else neg).setdefault(pair, []).append(p)
+            rows.append(f"{case.id:>6} {'ans' if case.answers else 'UNANS':5} {pair} best={p:.3f} "
+                        f"gold={'-' if gold is None else f'{gold:.3f}'} threshold={answerer.decision.threshold(pair):.2f} "
                         f"{case.question[:60]}")
-    out = rows + [
-        "",
-        f"support (logit + coverage): answerable gold {sorted(round(x, 2) for x in ce_pos)}",
-        f"                     unanswerable best {sorted(round(x, 2) for x in ce_neg)}",
-        f"  suggested min_support = {_f(suggest(ce_pos, ce_neg))} (configured {engine.settings.answer.min_support})",
-        f"sentence pairs (read when no sentence passes): answerable best {sorted(round(x, 2) for x in ctx_pos)}",
-        f"                     unanswerable best {sorted(round(x, 2) for x in ctx_neg)}",
-        f"  suggested min_support for pairs = {_f(suggest(ctx_pos, ctx_neg))} (the same min_support applies)",
-        f"cross-language dense: answerable gold {sorted(round(x, 3) for x in xl_pos)}",
-        f"                      unanswerable best {sorted(round(x, 3) for x in xl_neg)}",
-        f"  suggested min_dense_crosslingual = {_f(suggest(xl_pos, xl_neg), 3)} "
-        f"(configured {engine.answerer.s.min_dense_crosslingual})",
-    ]
+    out = rows + [""]
+    for pair in sorted(set(pos) | set(neg)):
+        a, u = sorted(pos.get(pair, [])), sorted(neg.get(pair, []))
+        s = suggest(a, u)
+        out += [f"{pair}: answerable best {[round(x, 2) for x in a]}",
+                f"{' ' * len(pair)}  unanswerable best {[round(x, 2) for x in u]}",
+                f"{' ' * len(pair)}  fewest mistakes here at {'-' if s is None else f'{s:.2f}'} "
+                f"(shipped threshold {answerer.decision.threshold(pair):.2f})"]
     return "\n".join(out)
-
-
-def _f(v: float | None, nd: int = 2) -> str:
-    return "-" if v is None else f"{v:.{nd}f}"

@@ -26,11 +26,10 @@ _CLOSERS = "\"'”’」』）)】]"
 # Candidate boundary: terminal punctuation (plus closing quotes/brackets).
 _BOUNDARY = re.compile(rf"([.!?;。！？；]|…{{1,2}}|\.{{3}})[{re.escape(_CLOSERS)}]*")
 _MAX_SENTENCE = 600  # longer sentences are split again at ; , or ，
-# Chinese packs far more into a character, and long Chinese sentences chain many clauses: anything longer than
-# _CJK_MAX is cut at clause punctuation into pieces of at most _CJK_PIECE characters. Embeddings of a clause
-# match a question much better than those of a 200-character sentence.
-_CJK_MAX = 60
-_CJK_PIECE = 50
+# A Chinese sentence (ending in 。！？；) is one unit, like an English one: cutting it into clauses loses the number
+# or the subject that the next clause holds. Chinese packs about three times more into a character, so the cap
+# for a run-on Chinese sentence is lower.
+_MAX_CJK_SENTENCE = 240
 _CJK_CHAR = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
@@ -79,14 +78,20 @@ def _trim(text: str, start: int, end: int) -> Span | None:
     return Span(start, end) if end > start else None
 
 
+def _limit(seg: str) -> int:
+    return _MAX_CJK_SENTENCE if len(_CJK_CHAR.findall(seg)) >= len(seg) * 0.5 else _MAX_SENTENCE
+
+
 def _split_long(text: str, span: Span) -> list[Span]:
     """Split an over-long sentence at ; or , (nearest to the middle), recursively."""
-    if span.end - span.start <= _MAX_SENTENCE:
-        return [span]
     seg = text[span.start: span.end]
+    limit = _limit(seg)
+    if len(seg) <= limit:
+        return [span]
     best = None
+    margin = limit // 15
     for pattern in (r"[;；](?=\S|\s)", r"[,，、](?=\s?\S)"):
-        cuts = [m.end() for m in re.finditer(pattern, seg) if 40 <= m.end() <= len(seg) - 40]
+        cuts = [m.end() for m in re.finditer(pattern, seg) if margin <= m.end() <= len(seg) - margin]
         if cuts:
             mid = len(seg) / 2
             best = min(cuts, key=lambda c: abs(c - mid))
@@ -117,28 +122,7 @@ def split_sentences(text: str) -> list[Span]:
         s = _trim(text, p_start + cursor, p_start + len(p_text))
         if s:
             spans.append(s)
-    out: list[Span] = []
-    for s in spans:
-        for piece in _split_long(text, s):
-            out.extend(_split_cjk_clauses(text, piece))
-    return out
-
-
-def _split_cjk_clauses(text: str, span: Span) -> list[Span]:
-    seg = text[span.start: span.end]
-    if len(seg) <= _CJK_MAX or len(_CJK_CHAR.findall(seg)) < len(seg) * 0.5:
-        return [span]
-    cuts = [m.end() for m in re.finditer(r"[,，;；:：]", seg) if m.end() < len(seg)]
-    pieces: list[Span] = []
-    start = 0
-    last_ok = None
-    for c in cuts + [len(seg)]:
-        if c - start > _CJK_PIECE and last_ok is not None:
-            pieces.append(Span(span.start + start, span.start + last_ok))
-            start = last_ok
-        last_ok = c
-    pieces.append(Span(span.start + start, span.end))
-    return [t for p in pieces if (t := _trim(text, p.start, p.end))]
+    return [piece for s in spans for piece in _split_long(text, s)]
 
 
 def group_chunks(spans: Sequence[Span], max_sentences: int, max_chars: int) -> list[list[int]]:

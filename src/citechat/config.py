@@ -11,15 +11,12 @@ from pathlib import Path
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SCHEMA_VERSION = 3  # 2: lean sentence metadata, revision record; 3: sentence text only in the article record
+SCHEMA_VERSION = 4  # 2: lean sentence metadata, revision record; 3: sentence text only in the article record;
+# 4: whole Chinese sentences (no 50-character clauses)
 
-# Cross-language cut-offs measured with `citechat calibrate evals/dev.jsonl evals/calibration.jsonl`
-# (docs/retrieval.md). An embedder not listed here gets FALLBACK_DENSE_CUTOFF and a warning to calibrate.
-CALIBRATED_DENSE_CUTOFF = {"use-multilingual": 0.275, "e5-small": 0.851, "minilm": 0.499}
-FALLBACK_DENSE_CUTOFF = 0.5
 
 
 class ChunkingSettings(BaseModel):
@@ -50,35 +47,25 @@ class RetrievalSettings(BaseModel):
 
 
 class AnswerSettings(BaseModel):
-    # Calibrated on the dev set by `citechat calibrate`; see docs/retrieval.md.
+    model_config = ConfigDict(extra="forbid")
+
+    decision_model: Path | None = Field(
+        None, description="LightGBM answer-decision model file (with its .json card of features and thresholds). "
+        "Default: the model shipped in citechat/models/, trained by `make train` (docs/decision.md).",
+    )
+    require_type_match: bool = Field(
+        True, description="'How many'/'when' questions are answered only by a sentence holding a number/date.",
+    )
+    extra_citation_ratio: float = Field(
+        0.8, ge=0, le=1, description="A second sentence is quoted if it clears the threshold and its probability is "
+        "at least this share of the best one's.",
+    )
     min_support: float = Field(
         4.15,
-        description="Support an English sentence needs to be cited (below: abstain). Support is the cross-encoder "
-        "logit plus `coverage_weight` times the share of the question's words found in the sentence.",
+        description="LLM mode: an LLM answer must address the question this well (cross-encoder logit plus "
+        "`coverage_weight` times the share of question words it contains), or the extractive answer is shown.",
     )
-    coverage_weight: float = Field(3.0, description="Weight of question-word coverage in a sentence's support.")
-    min_dense_crosslingual: float | None = Field(
-        None,
-        description="Dense cosine a sentence needs when the cross-encoder cannot judge it (other language). "
-        "Scores differ per embedder, so the default (None) takes the calibrated value for the configured "
-        "embedder from CALIBRATED_DENSE_CUTOFF.",
-    )
-    dense_per_logit: float = Field(
-        0.02, description="Dense-cosine equivalent of one logit, to apply margins and penalties to dense scores."
-    )
-    unknown_term_penalty: float = Field(
-        3.0, description="Extra logit needed when the question names a term that no article contains."
-    )
-    min_topic_logit: float = Field(
-        0.0, description="Logit a sentence needs to identify the article a metadata question (outlet/date) is about."
-    )
-    extra_citation_margin: float = Field(
-        1.5, description="A second sentence is cited if its logit is within this margin of the best one."
-    )
-    context_candidates: int = Field(
-        3, ge=0, description="When no sentence is supported on its own, this many of the best are read again with "
-        "the sentence before them (0: never).",
-    )
+    coverage_weight: float = Field(3.0, description="LLM mode: weight of question-word coverage in `min_support`.")
     max_citations: int = Field(2, ge=1, description="Most sentences quoted in one extractive answer.")
     closest_matches: int = Field(3, ge=0, description="Nearest passages listed when the answer is abstained.")
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are rejected with a message.")

@@ -12,7 +12,8 @@ from .answering import Answer, Answerer, ExtractiveAnswerer, LLMAnswerer
 from .grounding import GroundingChecker
 from .llm import make_llm
 from .prompts import load_prompts
-from .config import CALIBRATED_DENSE_CUTOFF, FALLBACK_DENSE_CUTOFF, Settings
+from .config import Settings
+from .decision import DecisionModel
 from .embedding import Embedder, make_embedder
 from .indexing import IngestReport, Indexer
 from .retrieval import OnnxCrossEncoder, Retriever
@@ -34,16 +35,10 @@ class Engine:
         self.embedder = embedder or make_embedder(self.settings.embedder)
         self.store = Store(self.settings, self.embedder.name, create=create)
         self.retriever = Retriever(self.settings, self.store, self.embedder, encoder)
-        answer_settings = self.settings.answer.model_copy()
-        if answer_settings.min_dense_crosslingual is None:
-            name = self.settings.embedder
-            if name not in CALIBRATED_DENSE_CUTOFF:
-                log.warning("no calibrated cross-language cut-off for embedder %r; using %.2f. Run `citechat "
-                            "calibrate` and set CITECHAT_ANSWER__MIN_DENSE_CROSSLINGUAL.", name, FALLBACK_DENSE_CUTOFF)
-            answer_settings.min_dense_crosslingual = CALIBRATED_DENSE_CUTOFF.get(name, FALLBACK_DENSE_CUTOFF)
+        answer_settings = self.settings.answer
         encoder = self.retriever.encoder
         relevance = encoder.score if encoder is not None else None  # cross-encoder logits for (question, texts)
-        self.extractive = ExtractiveAnswerer(answer_settings, relevance=relevance)
+        self.extractive = ExtractiveAnswerer(answer_settings, DecisionModel(answer_settings.decision_model))
         self.answerer: Answerer = self.extractive
         self.llm = make_llm(self.settings)
         if self.llm is not None:
@@ -57,7 +52,8 @@ class Engine:
     def warm_up(self) -> None:
         """Load models and BM25 now rather than on the first question."""
         self.retriever.warm_up()
-        self.retriever.retrieve("warm up")
+        self.extractive.warm_up()
+        self.extractive.answer("warm up", self.retriever.retrieve("warm up"))
 
     def ingest(self, paths: Iterable[Path] | None = None, progress: bool = True,
                workers: int | None = None) -> IngestReport:

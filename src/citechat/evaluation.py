@@ -85,16 +85,20 @@ def read_cases(path: Path) -> list[EvalCase]:
     return cases
 
 
+def _norm(text: str) -> str:
+    return " ".join(text.lower().split())  # case and runs of whitespace are ignored
+
+
 def answer_is_correct(case: EvalCase, ans: Answer) -> bool:
     if not case.answers:
         return not ans.answerable
-    return ans.answerable and any(a.lower() in ans.answer.lower() for a in case.answers)
+    return ans.answerable and any(_norm(a) in _norm(ans.answer) for a in case.answers)
 
 
 def citation_hit(case: EvalCase, ans: Answer) -> bool:
     if not case.evidence:
         return False
-    return any(c.source == case.source and case.evidence.lower() in c.text.lower() for c in ans.citations)
+    return any(c.source == case.source and _norm(case.evidence) in _norm(c.text) for c in ans.citations)
 
 
 def _bust_cache(engine: Any) -> None:

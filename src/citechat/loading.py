@@ -197,6 +197,23 @@ _BYLINE_OUTLET = re.compile(
 )
 
 
+_BYLINE = re.compile(
+    r"^\s*(?:(?:information source|source|reporter|correspondent|editor|author|written by|photo|photographer|"
+    r"responsible editor|published(?: on)?|publication date|date|來源|来源|信息來源|信息来源|稿源|出處|出处|記者|记者|"
+    r"通訊員|通讯员|編輯|编辑|責任編輯|责任编辑|責編|责编|作者|攝影|摄影|圖|图|發布日期|发布日期|發佈日期|發布時間|发布时间|日期)"
+    r"\s*[:：|]|by\s+[A-Z])",
+    re.IGNORECASE,
+)
+
+
+def is_byline(sentence: str) -> bool:
+    """A metadata line (source, reporter, editor, date) rather than news: kept as metadata, never cited as an answer."""
+    s = sentence.strip()
+    if len(s) > 120:
+        return False
+    return bool(_BYLINE.match(s) or _DATE_ONLY_LINE.match(s) or _BYLINE_OUTLET.match(s))
+
+
 def _trim_outlet(value: str) -> str:
     value = value.strip(" :：\"'“”")
     m = None

@@ -1,0 +1,66 @@
+"""The public QA sets of ../shared/eval/public (half A): where they are, which corpus each uses, and one engine per
+corpus with its own index folder. Shared by training/train_decision.py and evals/public_eval.py."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLIC_DIR = Path(os.environ.get("CITECHAT_PUBLIC_DIR", ROOT.parent / "shared" / "eval" / "public"))
+INDEX_ROOT = Path(os.environ.get("CITECHAT_PUBLIC_INDEX", ROOT / "index" / "public"))
+SETS = {"en-en": "en", "en-zh": "zh", "zh-zh": "zh", "cmrc-zh": "cmrc"}  # set -> corpus
+
+
+@dataclass
+class Question:
+    set: str
+    id: str
+    question: str
+    answers: list[str]
+    source: str | None
+    evidence: str | None
+    kind: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.set}:{self.id}"
+
+
+def set_file(name: str, full: bool) -> Path:
+    return PUBLIC_DIR / (f"{name}.jsonl" if full else f"{name}.sample.jsonl")
+
+
+def read_set(name: str, full: bool = True, limit: int | None = None) -> list[Question]:
+    path = set_file(name, full)
+    if not path.exists():
+        raise SystemExit(f"error: {path} not found. Set CITECHAT_PUBLIC_DIR to the folder of the public sets.")
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    out = [Question(name, str(r["id"]), r["question"], list(r.get("answers") or []), r.get("source"),
+                    r.get("evidence"), r.get("kind", "")) for r in rows]
+    return out[:limit] if limit else out
+
+
+def engine_for(corpus: str, progress: bool = True, index_root: Path | None = None):
+    """An engine over one public corpus, indexed (incrementally) into index/public/<corpus>."""
+    from citechat.config import Settings
+    from citechat.engine import Engine
+
+    data = PUBLIC_DIR / f"corpus-{corpus}"
+    settings = Settings(index_dir=(index_root or INDEX_ROOT) / corpus, data_dir=data, chroma_url=None)
+    engine = Engine(settings)
+    engine.ingest([data], progress=progress)
+    engine.retriever.warm_up()  # not the decision model: training runs before there is one
+    return engine
+
+
+def normalise(text: str) -> str:
+    """The public sets' matching rule: case and runs of whitespace are ignored."""
+    return " ".join(text.lower().split())
+
+
+def holds_answer(text: str, answers: list[str]) -> bool:
+    t = normalise(text)
+    return any(normalise(a) in t for a in answers if a.strip())

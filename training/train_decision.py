@@ -1,0 +1,270 @@
+"""Train the answer-or-abstain model (`make train`).
+
+1. features: every question of the public sets (half A) is asked through the real retrieval stage; each retrieved
+   sentence becomes one row of citechat.decision.FEATURES, labelled 1 when it is in the gold article and holds a
+   gold answer. Cached in training/cache/ (keyed by the feature list and the set files).
+2. folds: articles are split into K folds (never questions: questions about one paragraph are near-duplicates).
+   An unanswerable question has no gold article; it goes with the article of its best-ranked candidate.
+3. out-of-fold: each fold's model scores the questions of its held-out articles. The per-pair thresholds are chosen
+   on those out-of-fold scores, and the curves are drawn from them (docs/decision-curves.png).
+4. the shipped model trains on everything; the fold models and the question->fold map go to training/folds/ so
+   `make eval-public` can report half-A figures that no model trained on.
+
+Usage: python training/train_decision.py [--limit N] [--sets en-en,en-zh,...] [--folds 5] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from public_sets import ROOT, SETS, Question, engine_for, holds_answer, read_set, set_file  # noqa: E402
+
+from citechat.decision import FEATURES, MODEL_DIR, MODEL_NAME, candidate_features, candidate_views, pair_of, \
+    question_features  # noqa: E402
+from citechat.language import is_cjk  # noqa: E402
+from citechat.question import analyse_question  # noqa: E402
+
+CACHE = ROOT / "training" / "cache"
+FOLD_DIR = ROOT / "training" / "folds"
+PARAMS = {
+    "objective": "binary", "learning_rate": 0.05, "num_leaves": 31, "min_data_in_leaf": 40,
+    "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0,
+    "verbose": -1, "num_threads": 2, "seed": 7,
+}
+ROUNDS = 300
+# Abstention each pair must keep on held-out articles; the threshold is the lowest that keeps it.
+MIN_ABSTENTION = 0.88
+MIN_UNANSWERABLE = 30  # a language pair needs this many unanswerable questions to get a threshold of its own
+
+
+def _cache_key(name: str, full: bool, limit: int | None) -> str:
+    h = hashlib.sha256(json.dumps([FEATURES, name, full, limit]).encode())
+    h.update(set_file(name, full).read_bytes())
+    for f in sorted((ROOT / "src" / "citechat").glob("*.py")):  # retrieval or features changed: recompute
+        if f.name in ("decision.py", "retrieval.py", "chunking.py", "language.py", "question.py", "dictionary.py"):
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def set_features(name: str, full: bool = True, limit: int | None = None, cache: Path = CACHE,
+                 index_root: Path | None = None) -> dict[str, np.ndarray]:
+    """Feature rows of one set, computed through the real retriever (cached)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"{name}-{_cache_key(name, full, limit)}.npz"
+    if path.exists():
+        return dict(np.load(path, allow_pickle=False))
+    from tqdm import tqdm
+
+    questions = read_set(name, full, limit)
+    engine = engine_for(SETS[name], index_root=index_root)
+    rows, labels, qidx, sources, pairs = [], [], [], [], []
+    groups: list[str] = []
+    for i, q in enumerate(tqdm(questions, desc=f"features {name}", unit="q")):
+        retrieved = engine.retriever.retrieve(q.question)
+        views = [v for _, v in candidate_views(retrieved)]
+        X = candidate_features(question_features(analyse_question(q.question)), views)
+        rows.append(X)
+        labels += [int(bool(q.source) and v.source == q.source and holds_answer(v.text, q.answers)) for v in views]
+        qidx += [i] * len(views)
+        sources += [v.source for v in views]
+        pairs += [pair_of(is_cjk(q.question), is_cjk(v.text)) for v in views]
+        groups.append(q.source or (views[0].source if views else f"none:{q.id}"))
+    out = {
+        "X": np.concatenate(rows) if rows else np.zeros((0, len(FEATURES)), np.float32),
+        "y": np.array(labels, dtype=np.int8), "q": np.array(qidx, dtype=np.int32),
+        "source": np.array(sources), "pair": np.array(pairs),
+        "ids": np.array([q.id for q in questions]), "group": np.array(groups),
+        "answerable": np.array([bool(q.source) for q in questions]),
+    }
+    np.savez_compressed(path, **out)
+    return out
+
+
+def fold_of_groups(groups: list[str], k: int) -> dict[str, int]:
+    """Articles -> folds, by a stable hash of the name (so adding a set does not reshuffle the others)."""
+    return {g: int(hashlib.md5(g.encode()).hexdigest(), 16) % k for g in sorted(set(groups))}
+
+
+def fit(X: np.ndarray, y: np.ndarray, rounds: int = ROUNDS):
+    import lightgbm
+
+    return lightgbm.train(PARAMS, lightgbm.Dataset(X, label=y, feature_name=list(FEATURES)), num_boost_round=rounds)
+
+
+def best_per_question(data: dict[str, np.ndarray], p: np.ndarray) -> list[tuple[float, int, str]]:
+    """(best probability, its label, its language pair) per question; (0, 0, '') when nothing was retrieved."""
+    n = len(data["ids"])
+    best: list[tuple[float, int, str]] = [(0.0, 0, "")] * n
+    for row in np.argsort(-p, kind="stable"):
+        qi = int(data["q"][row])
+        if best[qi][2] == "":
+            best[qi] = (float(p[row]), int(data["y"][row]), str(data["pair"][row]))
+    return best
+
+
+def operating_curve(best: list[tuple[float, int, str]], answerable: np.ndarray) -> list[dict[str, float]]:
+    """Answer and abstention accuracy, precision and recall at each threshold."""
+    probs = np.array([b[0] for b in best])
+    right = np.array([b[1] for b in best])
+    out = []
+    for t in np.round(np.arange(0.02, 0.99, 0.01), 2):
+        answered = probs >= t
+        n_ans, n_un = answerable.sum(), (~answerable).sum()
+        correct = answered & (right == 1) & answerable
+        out.append({
+            "threshold": float(t),
+            "answer": float(correct.sum() / n_ans) if n_ans else 0.0,
+            "abstain": float((~answered & ~answerable).sum() / n_un) if n_un else 1.0,
+            "precision": float(correct.sum() / answered.sum()) if answered.any() else 1.0,
+            "recall": float(correct.sum() / n_ans) if n_ans else 0.0,
+        })
+    return out
+
+
+def choose_threshold(curve: list[dict[str, float]], min_abstention: float = MIN_ABSTENTION) -> dict[str, float]:
+    ok = [c for c in curve if c["abstain"] >= min_abstention]
+    return min(ok, key=lambda c: c["threshold"]) if ok else curve[-1]
+
+
+def plot_curves(curves: dict[str, list[dict[str, float]]], chosen: dict[str, dict[str, float]], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("note: matplotlib is not installed; no plot", file=sys.stderr)
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for name, curve in curves.items():
+        line, = axes[0].plot([c["recall"] for c in curve], [c["precision"] for c in curve], label=name)
+        axes[1].plot([c["abstain"] for c in curve], [c["answer"] for c in curve], label=name, color=line.get_color())
+        pick = chosen[name]
+        axes[0].plot(pick["recall"], pick["precision"], "o", color=line.get_color())
+        axes[1].plot(pick["abstain"], pick["answer"], "o", color=line.get_color())
+    axes[0].set(xlabel="recall (answerable questions answered right)", ylabel="precision (answers that are right)",
+                title="Precision/recall per question set (out-of-fold)")
+    axes[1].set(xlabel="abstention accuracy", ylabel="answer accuracy",
+                title="Answer vs abstain; dots: chosen thresholds")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sets", default=",".join(SETS))
+    ap.add_argument("--limit", type=int, help="first N questions of each set (a quick run)")
+    ap.add_argument("--sample", action="store_true", help="the sample files instead of the full ones")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=ROUNDS)
+    ap.add_argument("--out", type=Path, default=MODEL_DIR, help="where the shipped model goes")
+    ap.add_argument("--fold-dir", type=Path, default=FOLD_DIR)
+    ap.add_argument("--plot", type=Path, default=ROOT / "docs" / "decision-curves.png")
+    ap.add_argument("--cache", type=Path, default=CACHE, help="feature cache folder")
+    ap.add_argument("--index-root", type=Path, help="folder of the public corpora's indexes (default index/public)")
+    args = ap.parse_args(argv)
+    t0 = time.time()
+    names = [s for s in args.sets.split(",") if s]
+    data = {n: set_features(n, full=not args.sample, limit=args.limit, cache=args.cache, index_root=args.index_root)
+            for n in names}
+    groups = [g for n in names for g in data[n]["group"]]
+    folds = fold_of_groups(groups, args.folds)
+    row_fold = {n: np.array([folds[str(data[n]["group"][qi])] for qi in data[n]["q"]]) for n in names}
+    X = np.concatenate([data[n]["X"] for n in names])
+    y = np.concatenate([data[n]["y"] for n in names])
+    f_all = np.concatenate([row_fold[n] for n in names])
+    print(f"{len(X):,} candidate rows, {int(y.sum()):,} positive, {sum(len(data[n]['ids']) for n in names):,} "
+          f"questions, {len(folds)} article groups in {args.folds} folds")
+    oof = np.zeros(len(X), dtype=np.float64)
+    args.fold_dir.mkdir(parents=True, exist_ok=True)
+    for k in range(args.folds):
+        test = f_all == k
+        if not test.any() or test.all():
+            continue
+        model = fit(X[~test], y[~test], args.rounds)
+        oof[test] = model.predict(X[test])
+        model.save_model(str(args.fold_dir / f"fold{k}.txt"))
+    # Per set and per language pair, out of fold.
+    offsets = np.cumsum([0] + [len(data[n]["X"]) for n in names])
+    best = {n: best_per_question(data[n], oof[offsets[i]: offsets[i + 1]]) for i, n in enumerate(names)}
+    by_pair: dict[str, list[tuple[float, int, str]]] = {}
+    by_pair_answerable: dict[str, list[bool]] = {}
+    for n in names:
+        for b, a in zip(best[n], data[n]["answerable"]):
+            pair = b[2] or ("zh-zh" if n.endswith("zh") and not n.startswith("en") else "en-en" if n == "en-en" else "en-zh")
+            by_pair.setdefault(pair, []).append(b)
+            by_pair_answerable.setdefault(pair, []).append(bool(a))
+    thresholds, chosen_pair, pair_curves = {}, {}, {}
+    for pair, b in sorted(by_pair.items()):
+        if sum(1 for a in by_pair_answerable[pair] if not a) < MIN_UNANSWERABLE:
+            print(f"  pair {pair}: too few unanswerable questions for its own threshold; it gets the strictest")
+            continue
+        curve = operating_curve(b, np.array(by_pair_answerable[pair]))
+        pick = choose_threshold(curve)
+        thresholds[pair] = pick["threshold"]
+        chosen_pair[pair] = pick
+        pair_curves[pair] = curve
+    if not thresholds:  # too little data for any pair (a tiny run): one threshold from all questions pooled
+        pooled = [b for v in by_pair.values() for b in v]
+        pooled_answerable = np.array([a for v in by_pair_answerable.values() for a in v])
+        pick = choose_threshold(operating_curve(pooled, pooled_answerable))
+        thresholds = {pair: pick["threshold"] for pair in by_pair}
+    set_curves, set_chosen = {}, {}
+    for n in names:
+        curve = operating_curve(best[n], data[n]["answerable"])
+        set_curves[n] = curve
+        # the set's figures at the thresholds of its questions' pairs
+        probs = [b[0] for b in best[n]]
+        strictest = max(thresholds.values())
+        answered = [p >= thresholds.get(b[2], strictest) for p, b in zip(probs, best[n])]
+        ans = data[n]["answerable"]
+        n_a, n_u = int(ans.sum()), int((~ans).sum())
+        right = sum(1 for a, ok, b in zip(ans, answered, best[n]) if a and ok and b[1])
+        abst = sum(1 for a, ok in zip(ans, answered) if not a and not ok)
+        set_chosen[n] = {"answer": right / n_a if n_a else 0.0, "abstain": abst / n_u if n_u else 1.0,
+                         "recall": right / n_a if n_a else 0.0,
+                         "precision": right / max(1, sum(answered))}
+        print(f"  {n:8} out-of-fold: answer {set_chosen[n]['answer']:.3f}  abstain {set_chosen[n]['abstain']:.3f}")
+    for pair, pick in chosen_pair.items():
+        print(f"  pair {pair}: threshold {pick['threshold']:.2f} -> answer {pick['answer']:.3f}, "
+              f"abstain {pick['abstain']:.3f}")
+    plot_curves(set_curves, set_chosen, args.plot)
+    final = fit(X, y, args.rounds)
+    args.out.mkdir(parents=True, exist_ok=True)
+    model_path = args.out / f"{MODEL_NAME}.txt"
+    final.save_model(str(model_path))
+    gain = final.feature_importance(importance_type="gain")
+    card = {
+        "version": time.strftime("%Y%m%d"),
+        "features": list(FEATURES),
+        "thresholds": thresholds,
+        "min_abstention": MIN_ABSTENTION,
+        "params": PARAMS, "rounds": args.rounds,
+        "trained_on": {n: {"file": set_file(n, not args.sample).name, "questions": int(len(data[n]["ids"])),
+                           "rows": int(len(data[n]["X"]))} for n in names},
+        "limit": args.limit,
+        "out_of_fold": {"per_set": set_chosen, "per_pair": chosen_pair, "folds": args.folds},
+        "feature_gain": {f: round(float(g), 1) for f, g in sorted(zip(FEATURES, gain), key=lambda t: -t[1])},
+    }
+    model_path.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+    question_fold = {f"{n}:{qid}": folds[str(g)] for n in names for qid, g in zip(data[n]["ids"], data[n]["group"])}
+    (args.fold_dir / "folds.json").write_text(json.dumps({"folds": args.folds, "thresholds": thresholds,
+                                                          "question_fold": question_fold}) + "\n", encoding="utf-8")
+    print(f"wrote {model_path} (+ .json), {args.folds} fold models in {args.fold_dir}; {time.time() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
