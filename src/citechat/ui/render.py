@@ -28,12 +28,21 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def _sentence(text: str) -> str:
+    """A reason as a sentence: capital first letter, closing full stop."""
+    text = str(text).strip()
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?", "。")) else text + "."
+
+
 def message_markdown(turn: Turn) -> str:
     """The assistant message: quoted sentences with clickable [n] markers, or the not-in-the-articles notice."""
     a = turn.answer
     if not a.get("answerable"):
         link = f'<a class="cite" href="#cite-{turn.id}-1">closest matches</a>' if a.get("closest") else "closest matches"
-        return f"**{NOT_IN_ARTICLES}** {md_esc(CANNOT_ANSWER)} See the {link} (not citations)."
+        why = f" {md_esc(_sentence(a['reason']))}" if a.get("reason") else ""
+        see = f" See the {link} (not citations)." if a.get("closest") or not why else ""
+        return f"**{NOT_IN_ARTICLES}** {md_esc(CANNOT_ANSWER)}{why}{see}"
     notice = f"*{md_esc(a['notice'])}*\n\n" if a.get("notice") else ""
     parts = []
     if a.get("mode") == "llm":
@@ -99,11 +108,15 @@ def panel_html(conv: Conversation, active: str | None, articles: dict[str, str])
         if a.get("answerable"):
             blocks = [_source_block(t, c, articles.get(c["source"]), False) for c in a.get("citations", [])]
             head = f'<h4>Sources for: {esc(t.question[:200])}</h4>'
-        else:
+        elif a.get("closest"):
             blocks = [_source_block(t, c, articles.get(c["source"]), True) for c in a.get("closest", [])]
             head = (f'<h4>{esc(NOT_IN_ARTICLES)} Closest matches for: {esc(t.question[:200])}</h4>'
                     '<p class="closest-note">These passages are the nearest the articles come. They are not citations '
                     'and do not answer the question.</p>')
+        else:  # nothing was retrieved (e.g. a follow-up to an unanswered question): say why instead
+            blocks = []
+            why = f'<p class="closest-note">{esc(_sentence(a["reason"]))}</p>' if a.get("reason") else ""
+            head = f'<h4>{esc(NOT_IN_ARTICLES)} No sources for: {esc(t.question[:200])}</h4>{why}'
         sections.append(f'<section class="turn" data-turn="{t.id}"{hidden}>{head}{"".join(blocks)}</section>')
     texts = "".join(f'<pre class="article-text" hidden data-source="{esc(s)}">{esc(txt)}</pre>'
                     for s, txt in sorted(articles.items()))
