@@ -1,8 +1,8 @@
 """Train the answer-or-abstain model (`make train`).
 
-1. features: every question of the public sets (half A) is asked through the real retrieval stage; each retrieved
-   sentence becomes one row of citechat.decision.FEATURES, labelled 1 when it is in the gold article and holds a
-   gold answer. Cached in training/cache/ (keyed by the feature list and the set files).
+1. features: every question of the public sets (half A) is asked through the real retrieval stage (cached in
+   training/cache/, keyed by the set file and the retrieval code); each retrieved sentence becomes one row of
+   citechat.decision.FEATURES, labelled 1 when it is in the gold article and holds a gold answer.
 2. folds: articles are split into K folds (never questions: questions about one paragraph are near-duplicates).
    An unanswerable question has no gold article; it goes with the article of its best-ranked candidate.
 3. out-of-fold: each fold's model scores the questions of its held-out articles. The per-pair thresholds are chosen
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import pickle
 import sys
 import time
 from pathlib import Path
@@ -25,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from public_sets import ROOT, SETS, Question, engine_for, holds_answer, read_set, set_file  # noqa: E402
+from public_sets import ROOT, SETS, engine_for, holds_answer, read_set, set_file  # noqa: E402
 
-from citechat.decision import FEATURES, MODEL_DIR, MODEL_NAME, candidate_features, candidate_views, pair_of, \
-    question_features  # noqa: E402
+from citechat.decision import FEATURES, MODEL_DIR, MODEL_NAME, CorpusStats, candidate_features, \
+    candidate_views, pair_of, question_features  # noqa: E402
 from citechat.language import is_cjk  # noqa: E402
 from citechat.question import analyse_question  # noqa: E402
 
@@ -45,47 +46,61 @@ MIN_ABSTENTION = 0.88
 MIN_UNANSWERABLE = 30  # a language pair needs this many unanswerable questions to get a threshold of its own
 
 
-def _cache_key(name: str, full: bool, limit: int | None) -> str:
-    h = hashlib.sha256(json.dumps([FEATURES, name, full, limit]).encode())
+def _retrieval_key(name: str, full: bool, limit: int | None) -> str:
+    """Retrieval output depends on the set file and the retrieval/chunking code, not on the features."""
+    h = hashlib.sha256(json.dumps([name, full, limit]).encode())
     h.update(set_file(name, full).read_bytes())
-    for f in sorted((ROOT / "src" / "citechat").glob("*.py")):  # retrieval or features changed: recompute
-        if f.name in ("decision.py", "retrieval.py", "chunking.py", "language.py", "question.py", "dictionary.py"):
-            h.update(f.read_bytes())
+    for f in ("retrieval.py", "chunking.py", "language.py", "loading.py", "config.py"):
+        h.update((ROOT / "src" / "citechat" / f).read_bytes())
     return h.hexdigest()[:16]
 
 
-def set_features(name: str, full: bool = True, limit: int | None = None, cache: Path = CACHE,
-                 index_root: Path | None = None) -> dict[str, np.ndarray]:
-    """Feature rows of one set, computed through the real retriever (cached)."""
+def retrieved_candidates(name: str, full: bool = True, limit: int | None = None, cache: Path = CACHE,
+                         index_root: Path | None = None) -> dict:
+    """Every question of a set through the real retriever: its citable candidates with their retrieval scores,
+    plus the corpus statistics the features use. Cached (the slow part: the cross-encoder)."""
     cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"{name}-{_cache_key(name, full, limit)}.npz"
+    path = cache / f"{name}-retrieved-{_retrieval_key(name, full, limit)}.pkl"
     if path.exists():
-        return dict(np.load(path, allow_pickle=False))
+        with path.open("rb") as f:
+            return pickle.load(f)
     from tqdm import tqdm
 
     questions = read_set(name, full, limit)
     engine = engine_for(SETS[name], index_root=index_root)
-    rows, labels, qidx, sources, pairs = [], [], [], [], []
-    groups: list[str] = []
-    for i, q in enumerate(tqdm(questions, desc=f"features {name}", unit="q")):
+    rows = []
+    for q in tqdm(questions, desc=f"retrieval {name}", unit="q"):
         retrieved = engine.retriever.retrieve(q.question)
         views = [v for _, v in candidate_views(retrieved)]
-        X = candidate_features(question_features(analyse_question(q.question)), views)
-        rows.append(X)
+        rows.append((q, len(retrieved.unknown_terms), views))
+    tokens, df, count = engine.retriever.hybrid.bm25.corpus_stats()
+    out = {"rows": rows, "stats": CorpusStats(tokens, df, count)}
+    with path.open("wb") as f:
+        pickle.dump(out, f)
+    return out
+
+
+def set_features(name: str, full: bool = True, limit: int | None = None, cache: Path = CACHE,
+                 index_root: Path | None = None) -> dict[str, np.ndarray]:
+    """Feature rows of one set (features are recomputed from the cached retrieval in about a minute)."""
+    got = retrieved_candidates(name, full, limit, cache, index_root)
+    stats = got["stats"]
+    X_rows, labels, qidx, sources, pairs, groups, ids, answerable = [], [], [], [], [], [], [], []
+    for i, (q, unknown, views) in enumerate(got["rows"]):
+        X_rows.append(candidate_features(question_features(analyse_question(q.question)), views, stats, unknown))
         labels += [int(bool(q.source) and v.source == q.source and holds_answer(v.text, q.answers)) for v in views]
         qidx += [i] * len(views)
         sources += [v.source for v in views]
         pairs += [pair_of(is_cjk(q.question), is_cjk(v.text)) for v in views]
         groups.append(q.source or (views[0].source if views else f"none:{q.id}"))
-    out = {
-        "X": np.concatenate(rows) if rows else np.zeros((0, len(FEATURES)), np.float32),
+        ids.append(q.id)
+        answerable.append(bool(q.source))
+    return {
+        "X": np.concatenate(X_rows) if X_rows else np.zeros((0, len(FEATURES)), np.float32),
         "y": np.array(labels, dtype=np.int8), "q": np.array(qidx, dtype=np.int32),
         "source": np.array(sources), "pair": np.array(pairs),
-        "ids": np.array([q.id for q in questions]), "group": np.array(groups),
-        "answerable": np.array([bool(q.source) for q in questions]),
+        "ids": np.array(ids), "group": np.array(groups), "answerable": np.array(answerable, dtype=bool),
     }
-    np.savez_compressed(path, **out)
-    return out
 
 
 def fold_of_groups(groups: list[str], k: int) -> dict[str, int]:

@@ -123,7 +123,7 @@ class ExtractiveAnswerer(Answerer):
         """Every citable candidate, most likely answer first."""
         info = info or analyse_question(question)
         pairs = candidate_views(retrieved)
-        X = candidate_features(question_features(info), [v for _, v in pairs])
+        X = candidate_features(question_features(info), [v for _, v in pairs], retrieved, len(retrieved.unknown_terms))
         probs = self.decision.predict(X)
         out = [Ranked(n, v, float(p)) for (n, v), p in zip(pairs, probs)]
         if self.s.require_type_match and (info.wants_number or info.wants_date):

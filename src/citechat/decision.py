@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
@@ -38,7 +38,8 @@ FEATURES: tuple[str, ...] = (
     "bm25", "bm25_rel", "bm25_rank",
     "rrf_rank",
     "ce", "ce_gap", "ce_best",
-    "cover", "cover_article", "dict_cover", "bigram_cover", "longest_common",
+    "cover", "cover_article", "idf_cover", "missing_idf_max", "unknown_terms",
+    "dict_cover", "dict_cover_article", "bigram_cover", "longest_common",
     "numbers_shared", "s_number", "s_date", "type_match", "counts_asked",
     "names_shared", "new_names",
     "log_chars",
@@ -106,7 +107,40 @@ class CandidateView:
     bm25: float | None
     rrf: float | None
     rerank: float | None
-    article_tokens: set[str]
+
+
+class CorpusView(Protocol):
+    """What the features need of the whole collection (the BM25 index has it)."""
+
+    def article_tokens(self, source: str) -> set[str]: ...
+
+    def idf(self, token: str) -> float: ...
+
+
+@dataclass
+class CorpusStats:
+    """A `CorpusView` from plain data: article tokens and article frequencies (training uses a saved copy)."""
+
+    tokens: dict[str, set[str]]
+    df: dict[str, int]
+    articles: int
+
+    def article_tokens(self, source: str) -> set[str]:
+        return self.tokens.get(source, set())
+
+    def idf(self, token: str) -> float:
+        return idf(self.df.get(token, 0), self.articles)
+
+
+def idf(df: int, n: int) -> float:
+    return math.log((n + 1) / (df + 0.5))
+
+
+def _dict_cover_article(qf: QuestionFeatures, article: set[str]) -> float:
+    """Share of an English question's content words with a dictionary translation among the article's words."""
+    if qf.info.cjk or not qf.english_words:
+        return -1.0
+    return sum(1 for w in qf.english_words if dictionary.chinese_for(w) & article) / len(qf.english_words)
 
 
 def _dict_cover(qf: QuestionFeatures, sentence: str, simplified: str, s_tokens: set[str]) -> float:
@@ -125,8 +159,9 @@ def _dict_cover(qf: QuestionFeatures, sentence: str, simplified: str, s_tokens: 
     return 0.0
 
 
-def candidate_features(qf: QuestionFeatures, cands: Sequence[CandidateView]) -> np.ndarray:
-    """One row of FEATURES per candidate."""
+def candidate_features(qf: QuestionFeatures, cands: Sequence[CandidateView], corpus: CorpusView,
+                       unknown_terms: int = 0) -> np.ndarray:
+    """One row of FEATURES per candidate. `unknown_terms`: names of the question no indexed sentence has."""
     n = len(cands)
     X = np.full((n, len(FEATURES)), np.nan, dtype=np.float32)
     if n == 0:
@@ -153,6 +188,18 @@ def candidate_features(qf: QuestionFeatures, cands: Sequence[CandidateView]) -> 
         per_article.setdefault(c.source, []).append(i)
     qtype_cols = [col[f"q_{t}"] for t in QUESTION_TYPES]
     q_cjk = float(qf.info.cjk)
+    q_idf = {t: corpus.idf(t) for t in qf.tokens}
+    idf_total = sum(q_idf.values()) or 1.0
+    article_cache: dict[str, tuple[float, float, float]] = {}
+    for c in cands:
+        if c.source not in article_cache:
+            art = corpus.article_tokens(c.source)
+            toks = qf.tokens
+            article_cache[c.source] = (
+                len(toks & art) / len(toks) if toks else 0.0,
+                max((v for t, v in q_idf.items() if t not in art), default=0.0),
+                _dict_cover_article(qf, art),
+            )
     for i, c in enumerate(cands):
         text = c.text
         s_cjk = is_cjk(text)
@@ -174,7 +221,12 @@ def candidate_features(qf: QuestionFeatures, cands: Sequence[CandidateView]) -> 
         row[col["ce_best"]] = ce_best
         toks = qf.tokens
         row[col["cover"]] = len(toks & s_tokens) / len(toks) if toks else 0.0
-        row[col["cover_article"]] = len(toks & c.article_tokens) / len(toks) if toks else 0.0
+        cover_article, missing_idf, dict_article = article_cache[c.source]
+        row[col["cover_article"]] = cover_article
+        row[col["idf_cover"]] = sum(v for t, v in q_idf.items() if t in s_tokens) / idf_total
+        row[col["missing_idf_max"]] = missing_idf  # a rare question word the article lacks: likely not answerable
+        row[col["unknown_terms"]] = unknown_terms
+        row[col["dict_cover_article"]] = dict_article
         row[col["dict_cover"]] = _dict_cover(qf, text, simplified, s_tokens)
         if qf.bigrams and s_cjk:
             row[col["bigram_cover"]] = len(qf.bigrams & _bigrams(simplified)) / len(qf.bigrams)
@@ -262,8 +314,7 @@ def candidate_views(retrieved: Any) -> list[tuple[Any, CandidateView]]:
         sc = scores_of(n)
         source = n.node.metadata.get("source", "")
         out.append((n, CandidateView(text=text, source=source, dense=sc.get("dense"), bm25=sc.get("bm25"),
-                                     rrf=sc.get("rrf"), rerank=sc.get("rerank"),
-                                     article_tokens=retrieved.article_tokens(source))))
+                                     rrf=sc.get("rrf"), rerank=sc.get("rerank"))))
     return out
 
 

@@ -140,6 +140,10 @@ class BM25Retriever(BaseRetriever):
     def article_count(self) -> int:
         return len(self._source_tokens)
 
+    def corpus_stats(self) -> tuple[dict[str, set[str]], dict[str, int], int]:
+        """(tokens per article, article frequency per token, article count) as of the last `refresh`."""
+        return dict(self._source_tokens), dict(self._df), self.article_count
+
     def source_tokens(self, source: str) -> set[str]:
         """Every BM25 token of one article (names, pinyin, numbers, words)."""
         return self._source_tokens.get(source, set())
@@ -329,6 +333,14 @@ class RetrievalResult:
 
     def article_tokens(self, source: str) -> set[str]:
         return self.bm25.source_tokens(source) if self.bm25 is not None else set()
+
+    def idf(self, token: str) -> float:
+        """Inverse article frequency of a BM25 token in the collection."""
+        from .decision import idf
+
+        if self.bm25 is None:
+            return 0.0
+        return idf(self.bm25.article_frequency(token), self.bm25.article_count)
 
     def is_distinctive(self, tokens: set[str]) -> bool:
         """A name is distinctive if few articles use it (or none: then it can't be matched at all)."""
