@@ -39,7 +39,9 @@ FEATURES: tuple[str, ...] = (
     "rrf_rank",
     "ce", "ce_gap", "ce_best",
     "cover", "cover_article", "idf_cover", "missing_idf_max", "unknown_terms",
-    "dict_cover", "dict_cover_article", "bigram_cover", "longest_common",
+    "dict_cover", "dict_idf_cover", "dict_cover_article", "bigram_cover", "longest_common",
+    # the same, minus the best value among this question's candidates (a tree sees one row at a time)
+    "idf_cover_gap", "dict_idf_cover_gap", "bigram_cover_gap", "longest_common_gap", "bm25_gap",
     "numbers_shared", "s_number", "s_date", "type_match", "counts_asked",
     "names_shared", "new_names",
     "log_chars",
@@ -143,6 +145,18 @@ def _dict_cover_article(qf: QuestionFeatures, article: set[str]) -> float:
     return sum(1 for w in qf.english_words if dictionary.chinese_for(w) & article) / len(qf.english_words)
 
 
+def _dict_idf_cover(qf: QuestionFeatures, simplified: str, translations: list[dict[str, float]]) -> float:
+    """IDF-weighted dictionary cover of an English question in a Chinese sentence: per question word, the rarest
+    of its translations found in the sentence, over the rarest of its translations found in the collection."""
+    got = total = 0.0
+    for options in translations:
+        if not options:
+            continue
+        total += max(options.values())
+        got += max((v for z, v in options.items() if z in simplified), default=0.0)
+    return got / total if total else -1.0
+
+
 def _dict_cover(qf: QuestionFeatures, sentence: str, simplified: str, s_tokens: set[str]) -> float:
     """Share of the question's content words whose dictionary translations occur in the other-language sentence."""
     if not qf.info.cjk and is_cjk(sentence):
@@ -189,6 +203,11 @@ def candidate_features(qf: QuestionFeatures, cands: Sequence[CandidateView], cor
     qtype_cols = [col[f"q_{t}"] for t in QUESTION_TYPES]
     q_cjk = float(qf.info.cjk)
     q_idf = {t: corpus.idf(t) for t in qf.tokens}
+    # per English question word: its 2+ character translations that the collection uses, with their IDF
+    unseen = corpus.idf("") - 1e-6  # the IDF of a word no article has
+    translations = [] if qf.info.cjk else [
+        {z: v for z in dictionary.chinese_for(w) if len(z) >= 2 and (v := corpus.idf(z)) < unseen}
+        for w in qf.english_words]
     idf_total = sum(q_idf.values()) or 1.0
     article_cache: dict[str, tuple[float, float, float]] = {}
     for c in cands:
@@ -227,6 +246,7 @@ def candidate_features(qf: QuestionFeatures, cands: Sequence[CandidateView], cor
         row[col["missing_idf_max"]] = missing_idf  # a rare question word the article lacks: likely not answerable
         row[col["unknown_terms"]] = unknown_terms
         row[col["dict_cover_article"]] = dict_article
+        row[col["dict_idf_cover"]] = _dict_idf_cover(qf, simplified, translations) if s_cjk else -1.0
         row[col["dict_cover"]] = _dict_cover(qf, text, simplified, s_tokens)
         if qf.bigrams and s_cjk:
             row[col["bigram_cover"]] = len(qf.bigrams & _bigrams(simplified)) / len(qf.bigrams)
@@ -251,6 +271,9 @@ def candidate_features(qf: QuestionFeatures, cands: Sequence[CandidateView], cor
         row[col["article_best_dense"]] = max(dense_f[j] for j in same)
         for t, k in zip(QUESTION_TYPES, qtype_cols):
             row[k] = float(qf.qtype == t)
+    for name in ("idf_cover", "dict_idf_cover", "bigram_cover", "longest_common", "bm25"):
+        values = X[:, col[name]]
+        X[:, col[f"{name}_gap"]] = np.nanmax(values) - values if np.isfinite(values).any() else np.nan
     return X
 
 
