@@ -35,7 +35,7 @@ MODEL_NAME = "decision"
 FEATURES: tuple[str, ...] = (
     "q_cjk", "s_cjk",
     "dense", "dense_gap", "dense_rank", "dense_margin",
-    "bm25", "bm25_rel", "bm25_rank",
+    "bm25", "bm25_rel", "bm25_rank", "bm25_translated", "bm25_translated_rel",
     "rrf_rank",
     "ce", "ce_gap", "ce_best",
     "cover", "cover_article", "idf_cover", "missing_idf_max", "unknown_terms",
@@ -109,6 +109,7 @@ class CandidateView:
     bm25: float | None
     rrf: float | None
     rerank: float | None
+    bm25_translated: float | None = None  # BM25 of the question's dictionary translation (English -> Chinese)
 
 
 class CorpusView(Protocol):
@@ -183,6 +184,7 @@ def candidate_features(qf: QuestionFeatures, cands: Sequence[CandidateView], cor
     col = {f: i for i, f in enumerate(FEATURES)}
     dense = np.array([c.dense if c.dense is not None else np.nan for c in cands], dtype=np.float32)
     bm25 = np.array([c.bm25 if c.bm25 is not None else 0.0 for c in cands], dtype=np.float32)
+    bm25_tr = np.array([c.bm25_translated or 0.0 for c in cands], dtype=np.float32)
     rrf = np.array([c.rrf if c.rrf is not None else 0.0 for c in cands], dtype=np.float32)
     ce = np.array([c.rerank if c.rerank is not None else np.nan for c in cands], dtype=np.float32)
     dense_f = np.nan_to_num(dense, nan=-1.0)
@@ -234,6 +236,8 @@ def candidate_features(qf: QuestionFeatures, cands: Sequence[CandidateView], cor
         row[col["bm25"]] = bm25[i]
         row[col["bm25_rel"]] = bm25[i] / bm25.max() if bm25.max() > 0 else 0.0
         row[col["bm25_rank"]] = bm25_rank[i]
+        row[col["bm25_translated"]] = bm25_tr[i]
+        row[col["bm25_translated_rel"]] = bm25_tr[i] / bm25_tr.max() if bm25_tr.max() > 0 else 0.0
         row[col["rrf_rank"]] = rrf_rank[i]
         row[col["ce"]] = ce[i]
         row[col["ce_gap"]] = ce_best - ce[i] if np.isfinite(ce[i]) else np.nan
@@ -337,7 +341,8 @@ def candidate_views(retrieved: Any) -> list[tuple[Any, CandidateView]]:
         sc = scores_of(n)
         source = n.node.metadata.get("source", "")
         out.append((n, CandidateView(text=text, source=source, dense=sc.get("dense"), bm25=sc.get("bm25"),
-                                     rrf=sc.get("rrf"), rerank=sc.get("rerank"))))
+                                     rrf=sc.get("rrf"), rerank=sc.get("rerank"),
+                                     bm25_translated=sc.get("bm25_translated"))))
     return out
 
 

@@ -83,6 +83,23 @@ def chinese_for(word: str) -> frozenset[str]:
     return frozenset(found)
 
 
+_EN_WORD = re.compile(r"[A-Za-z]{3,}")
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-case English content words of a question, once each."""
+    words = [w.lower() for w in _EN_WORD.findall(text)]
+    return [w for w in dict.fromkeys(words) if w not in STOPWORDS and w not in _QUESTION_WORDS]
+
+
+_QUESTION_WORDS = frozenset("what which who whom whose when where why how many much did does were was".split())
+
+
+def translations(text: str) -> list[list[str]]:
+    """Per English content word of `text`, its 2+ character Chinese translations (simplified)."""
+    return [sorted(z for z in chinese_for(w) if len(z) >= 2) for w in content_words(text)]
+
+
 def english_for(word: str) -> frozenset[str]:
     """Stemmed English gloss words of a simplified Chinese word."""
     return _tables()[1].get(word, frozenset())

@@ -26,6 +26,7 @@ from pydantic import PrivateAttr
 
 from .config import Settings
 from .embedding import Embedder, ModelLoadError
+from .dictionary import translations
 from .language import chinese_terms, is_cjk, proper_terms, tokenize
 from .store import Store
 
@@ -86,6 +87,7 @@ class BM25Retriever(BaseRetriever):
         self._bm25: Any = None
         self._records: list[tuple[str, str, dict]] = []
         self._vocab: set[str] = set()
+        self.has_chinese = False  # some indexed sentence has Chinese words (English questions are then translated)
         self._source_tokens: dict[str, set[str]] = {}
         self._complete: dict[str, str] = {}
         self._df: Counter = Counter()
@@ -116,6 +118,7 @@ class BM25Retriever(BaseRetriever):
             for (_, _, meta), toks in zip(records, corpus if records else []):
                 by_source.setdefault(str(meta.get("source")), set()).update(toks)
             self._bm25, self._records, self._vocab, self._revision = bm25, records, vocab, rev
+            self.has_chinese = any(is_cjk(t) for t in vocab)
             self._source_tokens = by_source
             self._complete = complete
             self._df = Counter(t for toks in by_source.values() for t in toks)
@@ -123,6 +126,17 @@ class BM25Retriever(BaseRetriever):
             for k, (_, _, meta) in enumerate(records):
                 index_of.setdefault(str(meta.get("source")), []).append(k)
             self._source_index = index_of
+
+    def translate(self, question: str, per_word: int = 3) -> list[str]:
+        """BM25 tokens for an English question over Chinese sentences: per word, the dictionary translations
+        that most articles use (common senses first), `per_word` of them. Empty if no article is Chinese."""
+        if not self.has_chinese:
+            return []
+        out: list[str] = []
+        for options in translations(question):
+            known = sorted((z for z in options if z in self._vocab), key=lambda z: -self._df.get(z, 0))
+            out += known[:per_word]
+        return out
 
     def vocabulary(self) -> set[str]:
         """Every BM25 token (as of the last `refresh`)."""
@@ -154,8 +168,12 @@ class BM25Retriever(BaseRetriever):
 
     def search(self, query: str, sources: list[str] | None = None) -> list[NodeWithScore]:
         """Top sentences by BM25, optionally only among the given articles' sentences (call `refresh` first)."""
+        return self.search_tokens(tokenize(query), sources)
+
+    def search_tokens(self, tokens: list[str], sources: list[str] | None = None,
+                      key: str = "bm25") -> list[NodeWithScore]:
+        """`search` with the query already tokenised; the score is recorded under `key`."""
         bm25, records = self._bm25, self._records
-        tokens = tokenize(query)
         if bm25 is None or not tokens:
             return []
         scores = bm25.get_scores(tokens)
@@ -175,7 +193,7 @@ class BM25Retriever(BaseRetriever):
                 break
             node_id, text, meta = records[i]
             nws = NodeWithScore(node=_node_from_record(node_id, text, dict(meta)), score=float(scores[i]))
-            _scores(nws)["bm25"] = float(scores[i])
+            _scores(nws)[key] = float(scores[i])
             out.append(nws)
         return out
 
@@ -192,6 +210,8 @@ class HybridRetriever(BaseRetriever):
 
     def retrieve_timed(self, query_bundle: QueryBundle, focus: list[str] | None = None,
                        refresh: bool = True) -> tuple[list[NodeWithScore], dict[str, float]]:
+        """`focus`: see below. An English question is also searched with its dictionary translation
+        (CC-CEDICT words, `dictionary.translate`), so Chinese sentences get a keyword match too."""
         """`focus`: articles the question names; they get their own dense and BM25 pass, so a sentence from them
         can't be crowded out by look-alike sentences from thousands of other articles."""
         t0 = time.perf_counter()
@@ -206,6 +226,8 @@ class HybridRetriever(BaseRetriever):
         dense_lists = [[n for n in self.dense.retrieve(b) if self.bm25.is_complete(n.node.metadata)] for b in passes]
         t2 = time.perf_counter()
         sparse_lists = [self.bm25.search(q)] + ([self.bm25.search(q, focus)] if focus else [])
+        if not is_cjk(q) and self.bm25.has_chinese:
+            sparse_lists.append(self.bm25.search_tokens(self.bm25.translate(q), key="bm25_translated"))
         t3 = time.perf_counter()
         fused: dict[str, NodeWithScore] = {}
         for ranked in (*dense_lists, *sparse_lists):
