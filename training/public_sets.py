@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PUBLIC_DIR = Path(os.environ.get("CITECHAT_PUBLIC_DIR", ROOT.parent / "shared" / "eval" / "public"))
-INDEX_ROOT = Path(os.environ.get("CITECHAT_PUBLIC_INDEX", ROOT / "index" / "public"))
+_DEFAULT_DIR = ROOT.parent / "shared" / "eval" / "public"
+PUBLIC_DIR = Path(os.environ.get("CITECHAT_PUBLIC_DIR", _DEFAULT_DIR))
+# Another folder of sets in the same layout (say a held-back half) gets indexes of its own.
+INDEX_ROOT = Path(os.environ.get("CITECHAT_PUBLIC_INDEX") or (
+    ROOT / "index" / ("public" if PUBLIC_DIR == _DEFAULT_DIR else f"public-{PUBLIC_DIR.resolve().name}")))
 SETS = {"en-en": "en", "en-zh": "zh", "zh-zh": "zh", "cmrc-zh": "cmrc"}  # set -> corpus
 
 

@@ -63,6 +63,14 @@ def diagnose(settings: Settings) -> list[Check]:
         enc.score("test", ["test"])
         return "ms-marco-MiniLM-L-12 (ONNX) loads"
 
+    def decision() -> str:
+        from .decision import DecisionModel
+
+        model = DecisionModel(settings.answer.decision_model)
+        model.warm_up()
+        limits = ", ".join(f"{k} {v:.2f}" for k, v in sorted(model.thresholds.items()))
+        return f"answer-decision model {model.meta.get('version', '?')} loads (thresholds {limits})"
+
     def index() -> str:
         from .store import Store
 
@@ -108,7 +116,8 @@ def diagnose(settings: Settings) -> list[Check]:
 
         return f"local model ready at {ensure_local_model()}"
 
-    for name, fn in [("articles", articles), ("embedder", embedder), ("reranker", reranker), ("index", index),
+    for name, fn in [("articles", articles), ("embedder", embedder), ("reranker", reranker),
+                     ("decision", decision), ("index", index),
                      ("prompts", prompts), ("llm", llm)]:
         checks.append(_run(name, fn))
     return checks
