@@ -14,7 +14,10 @@ PUBLIC_DIR = Path(os.environ.get("CITECHAT_PUBLIC_DIR", _DEFAULT_DIR))
 # Another folder of sets in the same layout (say a held-back half) gets indexes of its own.
 INDEX_ROOT = Path(os.environ.get("CITECHAT_PUBLIC_INDEX") or (
     ROOT / "index" / ("public" if PUBLIC_DIR == _DEFAULT_DIR else f"public-{PUBLIC_DIR.resolve().name}")))
-SETS = {"en-en": "en", "en-zh": "zh", "zh-zh": "zh", "cmrc-zh": "cmrc"}  # set -> corpus
+SETS = {"en-en": "en", "en-zh": "zh", "zh-zh": "zh", "cmrc-zh": "cmrc", "zh-en": "en"}  # set -> corpus
+# zh-en is derived: XQuAD's Chinese questions (zh-zh) asked of the English articles, with the gold answers of the
+# same question ids in en-en (XQuAD ids are SQuAD ids). Only ids present in both are used.
+DERIVED = {"zh-en": ("zh-zh", "en-en")}
 
 
 @dataclass
@@ -33,14 +36,21 @@ class Question:
 
 
 def set_file(name: str, full: bool) -> Path:
+    name = DERIVED.get(name, (name,))[0]
     return PUBLIC_DIR / (f"{name}.jsonl" if full else f"{name}.sample.jsonl")
 
 
-def read_set(name: str, full: bool = True, limit: int | None = None) -> list[Question]:
-    path = set_file(name, full)
+def _rows(path: Path) -> list[dict]:
     if not path.exists():
         raise SystemExit(f"error: {path} not found. Set CITECHAT_PUBLIC_DIR to the folder of the public sets.")
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def read_set(name: str, full: bool = True, limit: int | None = None) -> list[Question]:
+    rows = _rows(set_file(name, full))
+    if name in DERIVED:
+        gold = {r["id"]: r for r in _rows(set_file(DERIVED[name][1], True))}
+        rows = [{**gold[r["id"]], "question": r["question"], "kind": f"xquad-{name}"} for r in rows if r["id"] in gold]
     out = [Question(name, str(r["id"]), r["question"], list(r.get("answers") or []), r.get("source"),
                     r.get("evidence"), r.get("kind", "")) for r in rows]
     return out[:limit] if limit else out

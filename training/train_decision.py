@@ -34,6 +34,7 @@ from citechat.language import is_cjk  # noqa: E402
 from citechat.question import analyse_question  # noqa: E402
 
 CACHE = ROOT / "training" / "cache"
+SET_PAIR = {"en-en": "en-en", "en-zh": "en-zh", "zh-zh": "zh-zh", "cmrc-zh": "zh-zh", "zh-en": "zh-en"}
 FOLD_DIR = ROOT / "training" / "folds"
 PARAMS = {
     "objective": "binary", "learning_rate": 0.05, "num_leaves": 31, "min_data_in_leaf": 40,
@@ -218,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     by_pair_answerable: dict[str, list[bool]] = {}
     for n in names:
         for b, a in zip(best[n], data[n]["answerable"]):
-            pair = b[2] or ("zh-zh" if n.endswith("zh") and not n.startswith("en") else "en-en" if n == "en-en" else "en-zh")
+            pair = b[2] or SET_PAIR[n]
             by_pair.setdefault(pair, []).append(b)
             by_pair_answerable.setdefault(pair, []).append(bool(a))
     thresholds, chosen_pair, pair_curves = {}, {}, {}
