@@ -52,7 +52,7 @@ test-server: index browser $(LLM_STAMP)
 eval: index
 	$(VENV)/bin/citechat eval evals/dev.jsonl
 
-# The public QA sets (../shared/eval/public): every corpus indexed into index/public/<corpus>, the four sample
+# The public QA sets (../shared/eval/public): every corpus indexed into index-public/<corpus>, the four sample
 # files answered (FULL=1: the full files) beside naive citers -> evals/results/public.md. Out-of-fold figures.
 eval-public: install
 	$(PY) evals/public_eval.py $(if $(FULL),--full)

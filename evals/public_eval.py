@@ -1,6 +1,6 @@
 """`make eval-public`: citechat on the public QA sets of ../shared/eval/public, beside two naive citers.
 
-Each corpus is indexed (incrementally) into index/public/<corpus>. Every question goes through the real engine
+Each corpus is indexed (incrementally) into index-public/<corpus>. Every question goes through the real engine
 (retrieval, decision, citations), and the same run scores two naive citers that never abstain: the top BM25
 sentence and the top dense (USE) sentence.
 

@@ -12,8 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 _DEFAULT_DIR = ROOT.parent / "shared" / "eval" / "public"
 PUBLIC_DIR = Path(os.environ.get("CITECHAT_PUBLIC_DIR", _DEFAULT_DIR))
 # Another folder of sets in the same layout (say a held-back half) gets indexes of its own.
+# (Not under index/, which is the app's own index folder.)
 INDEX_ROOT = Path(os.environ.get("CITECHAT_PUBLIC_INDEX") or (
-    ROOT / "index" / ("public" if PUBLIC_DIR == _DEFAULT_DIR else f"public-{PUBLIC_DIR.resolve().name}")))
+    ROOT / ("index-public" if PUBLIC_DIR == _DEFAULT_DIR else f"index-public-{PUBLIC_DIR.resolve().name}")))
 SETS = {"en-en": "en", "en-zh": "zh", "zh-zh": "zh", "cmrc-zh": "cmrc", "zh-en": "en"}  # set -> corpus
 # zh-en is derived: XQuAD's Chinese questions (zh-zh) asked of the English articles, with the gold answers of the
 # same question ids in en-en (XQuAD ids are SQuAD ids). Only ids present in both are used.
@@ -57,7 +58,7 @@ def read_set(name: str, full: bool = True, limit: int | None = None) -> list[Que
 
 
 def engine_for(corpus: str, progress: bool = True, index_root: Path | None = None):
-    """An engine over one public corpus, indexed (incrementally) into index/public/<corpus>."""
+    """An engine over one public corpus, indexed (incrementally) into index-public/<corpus>."""
     from citechat.config import Settings
     from citechat.engine import Engine
 

@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fold-dir", type=Path, default=FOLD_DIR)
     ap.add_argument("--plot", type=Path, default=ROOT / "docs" / "decision-curves.png")
     ap.add_argument("--cache", type=Path, default=CACHE, help="feature cache folder")
-    ap.add_argument("--index-root", type=Path, help="folder of the public corpora's indexes (default index/public)")
+    ap.add_argument("--index-root", type=Path, help="folder of the public corpora's indexes (default index-public)")
     args = ap.parse_args(argv)
     t0 = time.time()
     names = [s for s in args.sets.split(",") if s]
