@@ -110,8 +110,8 @@ def test_click_citation_opens_article_at_highlight(page):
 
 
 def test_full_name_citation_says_why_it_is_there(page):
-    # the role sentence writes "the mayor guo-xun liao"; a second citation gives the full name, with a note
-    ask(page, "Who is the mayor at the Binhai New Area key projects meeting?")
+    # the answering sentence writes "Hong zhong, guo-xun liao"; a second citation gives the full names, with a note
+    ask(page, "Who expressed sympathy to the rail line builders?")
     assert "guo-xun liao" in last_bot(page) and "Liao Guoxun" in last_bot(page)
     note = page.locator("#sources-panel section.turn:visible .src-note").first
     assert "guo-xun liao = Liao Guoxun" in note.inner_text()

@@ -150,7 +150,7 @@ class ExtractiveAnswerer(Answerer):
         citations = [_citation(i + 1, r.node, r.probability) for i, r in enumerate(chosen)]
         texts: dict[str, str | None] = {}
         citations += self._full_names(retrieved, citations, texts)
-        body = " ".join(f"{c.text} [{c.n}]" for c in citations if not c.note)
+        body = " ".join(f"{c.text} [{c.n}]" for c in citations)
         return Answer(question=question, answer=body, answerable=True, citations=citations,
                       timings_ms=dict(retrieved.timings))
 

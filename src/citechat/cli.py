@@ -53,6 +53,8 @@ def _engine(args: argparse.Namespace, create: bool):
 
 def format_answer(ans) -> str:
     lines = [ans.answer, ""]
+    if ans.reason:
+        lines.insert(1, f"Why: {ans.reason}")
     if ans.notice:
         lines.insert(0, f"note: {ans.notice}")
     unverified = [x for x in (ans.sentences or []) if not x["verified"]]
@@ -390,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sweep", default="", help="also measure these Gradio concurrency limits, e.g. 1,4,8")
     s.set_defaults(func=cmd_bench)
 
-    s = sub.add_parser("calibrate", parents=[common], help="report score distributions and suggested cut-offs")
+    s = sub.add_parser("calibrate", parents=[common], help="the answer decision's probabilities and thresholds on a question set")
     s.add_argument("files", nargs="+", help="question sets in dev.jsonl format")
     s.set_defaults(func=cmd_calibrate)
     return p
