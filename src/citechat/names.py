@@ -19,9 +19,6 @@ def _flat(text: str) -> str:
     return re.sub(r"[\s\-]+", " ", text.lower())
 
 
-def _words(text: str) -> list[str]:
-    return [w.lower() for w in _WORD.findall(text)]
-
 
 _SURNAMES = frozenset(
     """li wang zhang liu chen yang huang zhao wu zhou xu sun ma zhu hu guo he gao lin luo zheng liang xie song tang

@@ -60,7 +60,6 @@ class QuestionInfo:
     zh_unit: str | None = None  # "多少冊" -> "册": the answer is a number followed by this measure word
     count_nouns: tuple[str, ...] = ()  # "How many square meters ..." -> ("square", "meter"): what is counted
     name_tokens: list[set[str]] = field(default_factory=list)  # one token set per capitalised name in the question
-    distinctive_names: list[set[str]] = field(default_factory=list)  # those few articles use (set per retrieval)
 
 
 def analyse_question(question: str) -> QuestionInfo:
@@ -100,15 +99,6 @@ _COMMON_LONG = frozenset(
 
 
 _WH_WORDS = frozenset("who whom whose what when where which why how many much".split())
-
-
-def entity_overlap(q: QuestionInfo, article_tokens: set[str] | None) -> float:
-    """Share of the question's distinctive names (capitalised words few articles use) found in an article;
-    1.0 if it names none. Common capitalised words ("District", "Bureau") don't identify an article."""
-    names = q.distinctive_names
-    if article_tokens is None or not names:
-        return 1.0
-    return sum(1 for group in names if group & article_tokens) / len(names)
 
 
 def coverage(q: QuestionInfo, text: str) -> float:
