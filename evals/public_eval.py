@@ -22,7 +22,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
-from public_sets import ROOT, SETS, Question, engine_for, holds_answer, read_set, set_file  # noqa: E402
+from public_sets import ROOT, SETS, Question, engine_for, read_set, set_file  # noqa: E402
+
+from citechat.evaluation import holds_answer  # noqa: E402
 
 FOLD_DIR = ROOT / "training" / "folds"
 RESULTS = ROOT / "evals" / "results"

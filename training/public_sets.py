@@ -68,13 +68,3 @@ def engine_for(corpus: str, progress: bool = True, index_root: Path | None = Non
     engine.ingest([data], progress=progress)
     engine.retriever.warm_up()  # not the decision model: training runs before there is one
     return engine
-
-
-def normalise(text: str) -> str:
-    """The public sets' matching rule: case and runs of whitespace are ignored."""
-    return " ".join(text.lower().split())
-
-
-def holds_answer(text: str, answers: list[str]) -> bool:
-    t = normalise(text)
-    return any(normalise(a) in t for a in answers if a.strip())

@@ -26,10 +26,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from public_sets import ROOT, SETS, engine_for, holds_answer, read_set, set_file  # noqa: E402
+from public_sets import ROOT, SETS, engine_for, read_set, set_file  # noqa: E402
 
 from citechat.decision import FEATURES, MODEL_DIR, MODEL_NAME, CorpusStats, candidate_features, \
     candidate_views, pair_of, question_features  # noqa: E402
+from citechat.evaluation import holds_answer  # noqa: E402
 from citechat.language import is_cjk  # noqa: E402
 from citechat.question import analyse_question  # noqa: E402
 

@@ -135,24 +135,27 @@ class ExtractiveAnswerer(Answerer):
         return out
 
     def answer(self, question: str, retrieved: RetrievalResult) -> Answer:
+        return self.decide(question, retrieved)[0]
+
+    def decide(self, question: str, retrieved: RetrievalResult) -> tuple[Answer, list[Ranked]]:
+        """The answer, and the ranked candidates it was chosen from (the LLM answerer picks its sources there)."""
         info = analyse_question(question)
         ranked = self.ranked(question, retrieved, info)
         if info.wants_outlet or info.wants_pubdate:
             meta = self._metadata_answer(info, retrieved, ranked)
             if meta is not None:
-                return meta
+                return meta, ranked
         chosen, threshold = self._choose(info, ranked)
         if not chosen:
             return Answer(question=question, answer=CANNOT_ANSWER, answerable=False,
                           closest=[_citation(i + 1, r.node, r.probability) for i, r in
                                    enumerate(ranked[: self.s.closest_matches])],
-                          timings_ms=dict(retrieved.timings), reason=_abstain_reason(info, ranked, threshold))
+                          timings_ms=dict(retrieved.timings), reason=_abstain_reason(info, ranked, threshold)), ranked
         citations = [_citation(i + 1, r.node, r.probability) for i, r in enumerate(chosen)]
-        texts: dict[str, str | None] = {}
-        citations += self._full_names(retrieved, citations, texts)
+        citations += self._full_names(retrieved, citations)
         body = " ".join(f"{c.text} [{c.n}]" for c in citations)
         return Answer(question=question, answer=body, answerable=True, citations=citations,
-                      timings_ms=dict(retrieved.timings))
+                      timings_ms=dict(retrieved.timings)), ranked
 
     def _choose(self, info: QuestionInfo, ranked: list[Ranked]) -> tuple[list[Ranked], float]:
         """The best sentence if it clears its pair's threshold, plus runners-up that also clear it and come close."""
@@ -169,8 +172,7 @@ class ExtractiveAnswerer(Answerer):
             picks.sort(key=lambda p: p.node.node.metadata.get("start", 0))  # read in article order
         return picks, threshold
 
-    def _full_names(self, retrieved: RetrievalResult, citations: list[Citation],
-                    texts: dict[str, str | None]) -> list[Citation]:
+    def _full_names(self, retrieved: RetrievalResult, citations: list[Citation]) -> list[Citation]:
         """For names quoted in a split form ("hong zhong"), the nearest sentence of the same article that writes
         them in full ("Li Hongzhong"), cited after the answer's own sentences."""
         extra: list[Citation] = []
@@ -178,7 +180,7 @@ class ExtractiveAnswerer(Answerer):
         for c in citations:
             if is_cjk(c.text):
                 continue
-            text = texts.get(c.source) or retrieved.text_of_source(c.source)
+            text = retrieved.text_of_source(c.source)
             if not text:
                 continue
             quoted = " ".join(x.text for x in citations + extra if x is not c)
@@ -302,9 +304,12 @@ class LLMAnswerer(Answerer):
             ChatMessage(role="user", content=self.prompts.qa.format(sources=numbered, question=question)),
         ]
 
-    def select_sources(self, question: str, retrieved: RetrievalResult, base: Answer) -> list[NodeWithScore]:
-        """The extractive answer's sentences first, then the next best supported candidates."""
-        ranked = self.extractive.ranked(question, retrieved)
+    def select_sources(self, question: str, retrieved: RetrievalResult, base: Answer,
+                       ranked: list[Ranked] | None = None) -> list[NodeWithScore]:
+        """The extractive answer's sentences first, then the next most likely candidates (`ranked`: the
+        candidates the extractive answer was chosen from, if the caller has them)."""
+        if ranked is None:
+            ranked = self.extractive.ranked(question, retrieved)
         cited = {(c.source, c.start) for c in base.citations}
         first = [r.node for r in ranked if (r.source, r.node.node.metadata.get("start")) in cited]
         rest = [r.node for r in ranked if r.node not in first]
@@ -315,11 +320,11 @@ class LLMAnswerer(Answerer):
         import gc
         import time
 
-        base = self.extractive.answer(question, retrieved)
+        base, ranked = self.extractive.decide(question, retrieved)
         if not base.answerable:
             yield base  # abstention first: the LLM is never called on weak evidence
             return
-        nodes = self.select_sources(question, retrieved, base)
+        nodes = self.select_sources(question, retrieved, base, ranked)
         sources = {i + 1: n.node.get_content() for i, n in enumerate(nodes)}
         t0 = time.perf_counter()
         first_token = None

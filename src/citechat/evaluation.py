@@ -85,20 +85,27 @@ def read_cases(path: Path) -> list[EvalCase]:
     return cases
 
 
-def _norm(text: str) -> str:
-    return " ".join(text.lower().split())  # case and runs of whitespace are ignored
+def normalise(text: str) -> str:
+    """The matching rule of the eval sets: case and runs of whitespace are ignored."""
+    return " ".join(text.lower().split())
+
+
+def holds_answer(text: str, answers: list[str]) -> bool:
+    """True if `text` contains one of the (non-empty) gold strings, under `normalise`."""
+    t = normalise(text)
+    return any(normalise(a) in t for a in answers if a.strip())
 
 
 def answer_is_correct(case: EvalCase, ans: Answer) -> bool:
     if not case.answers:
         return not ans.answerable
-    return ans.answerable and any(_norm(a) in _norm(ans.answer) for a in case.answers)
+    return ans.answerable and holds_answer(ans.answer, case.answers)
 
 
 def citation_hit(case: EvalCase, ans: Answer) -> bool:
     if not case.evidence:
         return False
-    return any(c.source == case.source and _norm(case.evidence) in _norm(c.text) for c in ans.citations)
+    return any(c.source == case.source and holds_answer(c.text, [case.evidence]) for c in ans.citations)
 
 
 def _bust_cache(engine: Any) -> None:
@@ -112,10 +119,10 @@ def raw_prefill_ms(engine: Any, question: str) -> float | None:
     """Time to the first token when the same prompt goes straight to the LLM server (max_tokens=1)."""
     answerer = engine.answerer
     retrieved = engine.retriever.retrieve(question)
-    base = answerer.extractive.answer(question, retrieved)
+    base, ranked = answerer.extractive.decide(question, retrieved)
     if not base.answerable:
         return None
-    nodes = answerer.select_sources(question, retrieved, base)
+    nodes = answerer.select_sources(question, retrieved, base, ranked)
     messages = answerer.messages(question, {i + 1: n.node.get_content() for i, n in enumerate(nodes)})
     _bust_cache(engine)
     t0 = time.perf_counter()
