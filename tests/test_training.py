@@ -43,7 +43,22 @@ def test_the_shipped_model_matches_the_features_this_version_computes():
     model = DecisionModel(MODEL_DIR / f"{MODEL_NAME}.txt")
     model.warm_up()  # raises if the card's feature list differs from FEATURES
     assert {"en-en", "en-zh", "zh-zh"} <= set(model.thresholds)
-    assert model.threshold("zh-en") == max(model.thresholds.values())  # a pair never trained gets the strictest
+    assert model.threshold("fr-zh") == max(model.thresholds.values())  # a pair never trained gets the strictest
+
+
+def test_min_abstention_reads_each_pairs_threshold_off_the_curves():
+    shipped = DecisionModel(MODEL_DIR / f"{MODEL_NAME}.txt")
+    shipped.warm_up()
+    floor = train_decision.MIN_ABSTAIN
+    same = DecisionModel(MODEL_DIR / f"{MODEL_NAME}.txt", min_abstention=floor)
+    same.warm_up()
+    assert same.thresholds == pytest.approx(shipped.thresholds)  # the card's thresholds are this floor's
+    loose = DecisionModel(MODEL_DIR / f"{MODEL_NAME}.txt", min_abstention=0.5)
+    strict = DecisionModel(MODEL_DIR / f"{MODEL_NAME}.txt", min_abstention=0.97)
+    loose.warm_up(), strict.warm_up()
+    for pair, t in shipped.thresholds.items():
+        assert loose.thresholds[pair] <= t <= strict.thresholds[pair]
+    assert any(loose.thresholds[p] < t for p, t in shipped.thresholds.items())
 
 
 def test_a_model_trained_on_other_features_is_refused(tmp_path):

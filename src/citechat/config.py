@@ -53,6 +53,12 @@ class AnswerSettings(BaseModel):
         None, description="LightGBM answer-decision model file (with its .json card of features and thresholds). "
         "Default: the model shipped in citechat/models/, trained by `make train` (docs/decision.md).",
     )
+    min_abstention: float | None = Field(
+        None, ge=0, le=1, description="Share of unanswerable questions each language pair should abstain on (out "
+        "of fold, on the public sets). Each pair's threshold is read off the model card's curves: the most answers "
+        "within this, but never stricter than the pair's best balanced accuracy (docs/decision.md). Lower answers "
+        "more and guesses more. Default: the card's thresholds (0.87).",
+    )
     require_type_match: bool = Field(
         True, description="'How many'/'when' questions are answered only by a sentence holding a number/date.",
     )

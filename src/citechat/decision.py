@@ -40,8 +40,13 @@ FEATURES: tuple[str, ...] = (
     "ce", "ce_gap", "ce_best",
     "cover", "cover_article", "idf_cover", "missing_idf_max", "unknown_terms",
     "dict_cover", "dict_idf_cover", "dict_cover_article", "bigram_cover", "longest_common",
+    # the same over the sentence with its neighbours (the question may name what the sentence before says)
+    "ctx_idf_cover", "ctx_dict_idf_cover", "ctx_bigram_cover",
+    # the rarest question word the sentence and its neighbours lack, and how many such words with some weight
+    "ctx_missing_idf_max", "ctx_missing_rare",
     # the same, minus the best value among this question's candidates (a tree sees one row at a time)
     "idf_cover_gap", "dict_idf_cover_gap", "bigram_cover_gap", "longest_common_gap", "bm25_gap",
+    "ctx_idf_cover_gap", "ctx_dict_idf_cover_gap", "ctx_bigram_cover_gap",
     "numbers_shared", "s_number", "s_date", "type_match", "counts_asked",
     "names_shared", "new_names",
     "log_chars",
@@ -110,6 +115,7 @@ class CandidateView:
     rrf: float | None
     rerank: float | None
     bm25_translated: float | None = None  # BM25 of the question's dictionary translation (English -> Chinese)
+    context: str = ""  # the sentences before and after it in its article
 
 
 class CorpusView(Protocol):
@@ -211,6 +217,7 @@ def candidate_features(qf: QuestionFeatures, cands: Sequence[CandidateView], cor
         {z: v for z in dictionary.chinese_for(w) if len(z) >= 2 and (v := corpus.idf(z)) < unseen}
         for w in qf.english_words]
     idf_total = sum(q_idf.values()) or 1.0
+    rare = 0.5 * corpus.idf("")  # half the IDF of a word no article has
     article_cache: dict[str, tuple[float, float, float]] = {}
     for c in cands:
         if c.source not in article_cache:
@@ -252,6 +259,16 @@ def candidate_features(qf: QuestionFeatures, cands: Sequence[CandidateView], cor
         row[col["dict_cover_article"]] = dict_article
         row[col["dict_idf_cover"]] = _dict_idf_cover(qf, simplified, translations) if s_cjk else -1.0
         row[col["dict_cover"]] = _dict_cover(qf, text, simplified, s_tokens)
+        window = f"{c.context} {text}" if c.context else text
+        w_simplified = to_simplified(window) if s_cjk else window
+        w_tokens = s_tokens | set(tokenize(c.context)) if c.context else s_tokens
+        row[col["ctx_idf_cover"]] = sum(v for t, v in q_idf.items() if t in w_tokens) / idf_total
+        missing = [v for t, v in q_idf.items() if t not in w_tokens]
+        row[col["ctx_missing_idf_max"]] = max(missing, default=0.0)
+        row[col["ctx_missing_rare"]] = sum(1 for v in missing if v >= rare)
+        row[col["ctx_dict_idf_cover"]] = _dict_idf_cover(qf, w_simplified, translations) if s_cjk else -1.0
+        row[col["ctx_bigram_cover"]] = (len(qf.bigrams & _bigrams(w_simplified)) / len(qf.bigrams)
+                                        if qf.bigrams and s_cjk else 0.0)
         if qf.bigrams and s_cjk:
             row[col["bigram_cover"]] = len(qf.bigrams & _bigrams(simplified)) / len(qf.bigrams)
             m = SequenceMatcher(None, qf.simplified, simplified, autojunk=False).find_longest_match()
@@ -275,7 +292,8 @@ def candidate_features(qf: QuestionFeatures, cands: Sequence[CandidateView], cor
         row[col["article_best_dense"]] = max(dense_f[j] for j in same)
         for t, k in zip(QUESTION_TYPES, qtype_cols):
             row[k] = float(qf.qtype == t)
-    for name in ("idf_cover", "dict_idf_cover", "bigram_cover", "longest_common", "bm25"):
+    for name in ("idf_cover", "dict_idf_cover", "bigram_cover", "longest_common", "bm25", "ctx_idf_cover",
+                 "ctx_dict_idf_cover", "ctx_bigram_cover"):
         values = X[:, col[name]]
         X[:, col[f"{name}_gap"]] = np.nanmax(values) - values if np.isfinite(values).any() else np.nan
     return X
@@ -285,8 +303,9 @@ class DecisionModel:
     """The trained scorer and its per-pair thresholds. Loaded lazily (`warm_up`)."""
 
     def __init__(self, path: Path | None = None, booster: Any = None, thresholds: dict[str, float] | None = None,
-                 meta: dict[str, Any] | None = None) -> None:
+                 meta: dict[str, Any] | None = None, min_abstention: float | None = None) -> None:
         self.path = path or MODEL_DIR / f"{MODEL_NAME}.txt"
+        self.min_abstention = min_abstention  # None: the card's thresholds
         self._booster = booster
         self.thresholds: dict[str, float] = dict(thresholds or {})
         self.meta: dict[str, Any] = dict(meta or {})
@@ -314,6 +333,13 @@ class DecisionModel:
                                      "Run `make train`.")
             self.meta = meta
             self.thresholds = {k: float(v) for k, v in meta["thresholds"].items()}
+            if self.min_abstention is not None:
+                curves = meta.get("curves") or {}
+                if not curves:
+                    raise ModelLoadError(f"{card} has no curves, so `min_abstention` can't be applied. "
+                                         "Run `make train`.")
+                self.thresholds = {pair: operating_point(curve, self.min_abstention)["threshold"]
+                                   for pair, curve in curves.items()}
             self._booster = lightgbm.Booster(model_file=str(self.path))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -329,6 +355,19 @@ class DecisionModel:
         return max(self.thresholds.values())  # a pair without training data gets the strictest bar
 
 
+def operating_point(curve: list[dict[str, float]], min_abstention: float) -> dict[str, float]:
+    """The point of a curve (threshold, answer and abstention accuracy) to answer at: the one that answers most while
+    abstaining on at least `min_abstention` of the unanswerable questions, unless that needs a threshold above the
+    best balanced accuracy (mean of answer and abstention accuracy). Past that point each extra abstention costs
+    more than one answer, so the balanced point is used instead. Ties: the more abstaining point."""
+    balanced = max(curve, key=lambda c: (round(c["answer"] + c["abstain"], 6), c["abstain"]))
+    ok = [c for c in curve if c["abstain"] >= min_abstention]
+    if not ok:
+        return balanced
+    floor = max(ok, key=lambda c: (round(c["answer"], 6), c["abstain"]))
+    return floor if floor["threshold"] <= balanced["threshold"] else balanced
+
+
 def candidate_views(retrieved: Any) -> list[tuple[Any, CandidateView]]:
     """The retrieved sentences that may be cited (bylines are not), with their retrieval scores."""
     from .retrieval import scores_of
@@ -340,9 +379,11 @@ def candidate_views(retrieved: Any) -> list[tuple[Any, CandidateView]]:
             continue
         sc = scores_of(n)
         source = n.node.metadata.get("source", "")
+        before, after = retrieved.bm25.neighbours(n.node.node_id) if retrieved.bm25 is not None else ("", "")
         out.append((n, CandidateView(text=text, source=source, dense=sc.get("dense"), bm25=sc.get("bm25"),
                                      rrf=sc.get("rrf"), rerank=sc.get("rerank"),
-                                     bm25_translated=sc.get("bm25_translated"))))
+                                     bm25_translated=sc.get("bm25_translated"),
+                                     context=f"{before} {after}".strip())))
     return out
 
 

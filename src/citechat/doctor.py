@@ -66,7 +66,7 @@ def diagnose(settings: Settings) -> list[Check]:
     def decision() -> str:
         from .decision import DecisionModel
 
-        model = DecisionModel(settings.answer.decision_model)
+        model = DecisionModel(settings.answer.decision_model, min_abstention=settings.answer.min_abstention)
         model.warm_up()
         limits = ", ".join(f"{k} {v:.2f}" for k, v in sorted(model.thresholds.items()))
         return f"answer-decision model {model.meta.get('version', '?')} loads (thresholds {limits})"

@@ -38,7 +38,8 @@ class Engine:
         answer_settings = self.settings.answer
         encoder = self.retriever.encoder
         relevance = encoder.score if encoder is not None else None  # cross-encoder logits for (question, texts)
-        self.extractive = ExtractiveAnswerer(answer_settings, DecisionModel(answer_settings.decision_model))
+        decision = DecisionModel(answer_settings.decision_model, min_abstention=answer_settings.min_abstention)
+        self.extractive = ExtractiveAnswerer(answer_settings, decision)
         self.answerer: Answerer = self.extractive
         self.llm = make_llm(self.settings)
         if self.llm is not None:

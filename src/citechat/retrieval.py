@@ -91,7 +91,8 @@ class BM25Retriever(BaseRetriever):
         self._source_tokens: dict[str, set[str]] = {}
         self._complete: dict[str, str] = {}
         self._df: Counter = Counter()
-        self._source_index: dict[str, list[int]] = {}
+        self._source_index: dict[str, list[int]] = {}  # article -> its sentences' record numbers, in order
+        self._position: dict[str, tuple[str, int]] = {}  # sentence id -> (article, place in it)
 
     def refresh(self, force: bool = False) -> None:
         rev = self.store.revision()
@@ -117,15 +118,18 @@ class BM25Retriever(BaseRetriever):
             by_source: dict[str, set[str]] = {}
             for (_, _, meta), toks in zip(records, corpus if records else []):
                 by_source.setdefault(str(meta.get("source")), set()).update(toks)
-            self._bm25, self._records, self._vocab, self._revision = bm25, records, vocab, rev
-            self.has_chinese = any(is_cjk(t) for t in vocab)
-            self._source_tokens = by_source
-            self._complete = complete
-            self._df = Counter(t for toks in by_source.values() for t in toks)
             index_of: dict[str, list[int]] = {}
             for k, (_, _, meta) in enumerate(records):
                 index_of.setdefault(str(meta.get("source")), []).append(k)
-            self._source_index = index_of
+            for ks in index_of.values():  # in reading order
+                ks.sort(key=lambda k: int(records[k][2].get("start", 0)))
+            position = {records[k][0]: (s, j) for s, ks in index_of.items() for j, k in enumerate(ks)}
+            # built first and assigned together, so a concurrent question rarely sees a mix of old and new
+            (self._bm25, self._records, self._vocab, self._source_tokens, self._complete, self._source_index,
+             self._position, self._df) = (bm25, records, vocab, by_source, complete, index_of, position,
+                                          Counter(t for toks in by_source.values() for t in toks))
+            self.has_chinese = any(is_cjk(t) for t in vocab)
+            self._revision = rev
 
     def translate(self, question: str, per_word: int = 3) -> list[str]:
         """BM25 tokens for an English question over Chinese sentences: per word, the dictionary translations
@@ -161,6 +165,16 @@ class BM25Retriever(BaseRetriever):
     def source_tokens(self, source: str) -> set[str]:
         """Every BM25 token of one article (names, pinyin, numbers, words)."""
         return self._source_tokens.get(source, set())
+
+    def neighbours(self, node_id: str) -> tuple[str, str]:
+        """The texts of the sentences before and after one sentence in its article ('' at either end)."""
+        if node_id not in self._position:
+            return "", ""
+        source, j = self._position[node_id]
+        ks = self._source_index[source]
+        before = self._records[ks[j - 1]][1] if j > 0 else ""
+        after = self._records[ks[j + 1]][1] if j + 1 < len(ks) else ""
+        return before, after
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         self.refresh()
