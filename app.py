@@ -18,7 +18,8 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
-from citechat.config import Settings  # noqa: E402
+from citechat.config import load_settings  # noqa: E402
+from citechat.errors import CitechatError  # noqa: E402
 from citechat.engine import Engine  # noqa: E402
 
 
@@ -41,20 +42,21 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     overrides = {k: v for k, v in {"host": args.host, "port": args.port, "index_dir": args.index_dir,
                                    "data_dir": args.data_dir}.items() if v is not None}
-    settings = Settings(**overrides)
+    try:
+        settings = load_settings(**overrides)
+    except CitechatError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     from citechat.logs import setup_logging
 
     setup_logging(False, settings.log_format)
-    from citechat.embedding import ModelLoadError
-    from citechat.store import IndexProblem
-
     try:
         auth = parse_auth(settings.auth)
         engine = Engine(settings, create=True)
         if args.ingest:
             print(engine.ingest().summary())
         engine.warm_up()
-    except (IndexProblem, ModelLoadError, ValueError) as e:
+    except (CitechatError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if not engine.store.list_articles():

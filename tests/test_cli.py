@@ -15,8 +15,10 @@ from browser_support import store_env
 from conftest import ARTICLES, DEV_SET, local_only
 
 
-def run(args: list[str], index: Path, data: Path = ARTICLES, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = dict(os.environ, CITECHAT_INDEX_DIR=str(index), CITECHAT_DATA_DIR=str(data), **store_env(index))
+def run(args: list[str], index: Path, data: Path = ARTICLES, timeout: int = 300,
+        env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, CITECHAT_INDEX_DIR=str(index), CITECHAT_DATA_DIR=str(data), **store_env(index),
+               **(env_extra or {}))
     return subprocess.run([sys.executable, "-m", "citechat", *args], capture_output=True, text=True, env=env,
                           timeout=timeout)
 
@@ -156,3 +158,27 @@ def test_options_work_before_and_after_the_command(built_index, tmp_path):
             built_index)
     assert p.returncode == 0, p.stderr
     assert "1 added" in p.stdout and (after / "chroma.sqlite3").exists()
+
+
+def test_calibrate_works_with_an_llm_configured(built_index, tmp_path):
+    # calibrate reads the extractive decision only, so the LLM (here a server address nobody answers) is never
+    # called and its absence can't break it
+    f = tmp_path / "cal.jsonl"
+    f.write_text('{"id": "a", "question": "Who presented flags in Luohu?", "answers": ["Liu Sheng"], '
+                 '"evidence": "Liu Sheng and Vanderfan presented flags"}\n'
+                 '{"id": "b", "question": "What is the capital of France?", "answers": []}\n', encoding="utf-8")
+    llm = {"CITECHAT_LLM": "openai-like", "CITECHAT_LLM_BASE_URL": "http://127.0.0.1:9/v1", "CITECHAT_LLM_MODEL": "x"}
+    p = run(["calibrate", str(f)], built_index, env_extra=llm)
+    no_traceback(p)
+    assert p.returncode == 0, p.stderr
+    assert "threshold=" in p.stdout and "fewest mistakes here" in p.stdout
+    assert "UNANS" in p.stdout and " a ans" in p.stdout
+
+
+def test_an_unknown_nested_setting_is_an_error_that_names_it(built_index):
+    p = run(["ask", "Who presented flags in Luohu?"], built_index, env_extra={"CITECHAT_RETRIEVAL__NO_SUCH_KEY": "1"})
+    no_traceback(p)
+    assert p.returncode == 2
+    assert "CITECHAT_RETRIEVAL__NO_SUCH_KEY" in p.stderr and "dense_top_k" in p.stderr
+    p = run(["ask", "Who presented flags in Luohu?"], built_index, env_extra={"CITECHAT_RETRIEVAL__DENSE_TOP_K": "0"})
+    assert p.returncode == 2 and "CITECHAT_RETRIEVAL__DENSE_TOP_K" in p.stderr

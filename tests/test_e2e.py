@@ -1,6 +1,5 @@
 """End to end: the five shipped articles, the real default models, the dev question set."""
 
-import pytest
 
 from citechat.evaluation import evaluate, read_cases
 

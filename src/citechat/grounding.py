@@ -6,7 +6,7 @@ A sentence is verified when
    so "Licheng" is found in a source that says 歷城), and
 3. it says something the source says: enough of its content words occur in the source, or its embedding is
    close to the source's. No NLI model ships offline, so this is lexical + embedding evidence; the cut-offs
-   are in `GroundingSettings` and were measured with `tests/test_grounding.py`'s supported/unsupported pairs.
+   are `config.GroundingSettings` (CITECHAT_GROUNDING__*), checked by `tests/test_llm.py`'s grounding tests.
 """
 
 from __future__ import annotations

@@ -96,12 +96,6 @@ class Indexer:
             self.store.bump_revision()
         return stale_ids
 
-    def add_article(self, article: Article) -> int:
-        """Index one article (replacing any older version). Returns the number of sentences embedded."""
-        fut = self.add_articles([article])
-        self.wait_for_writes()
-        return fut.result()
-
     def add_articles(self, articles: list[Article], replace: set[str] | None = None) -> Future:
         """Queue a batch of articles: old versions out now; then, in the background, new sentences in
         (embedded in one large batch) and the article records that mark them complete. Returns a future of the

@@ -17,12 +17,9 @@ from pathlib import Path
 from .engine import Engine
 from .indexing import IngestReport
 from .loading import SUPPORTED_SUFFIXES, LoadError, load_article
+from .errors import UploadError
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
-
-
-class UploadError(ValueError):
-    """An upload was refused; the message says why. Nothing was changed."""
 
 
 def safe_filename(name: str) -> str:

@@ -42,10 +42,6 @@ LOCAL_MODEL_SIZE = 1_117_320_768
 LOCAL_MODEL_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 
 
-class LLMUnavailable(RuntimeError):
-    """The LLM could not be reached, timed out, or returned nothing usable."""
-
-
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "citechat" / "models"

@@ -12,15 +12,12 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
+from .errors import LoadError
 
 log = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 MAX_FILE_BYTES = 20 * 1024 * 1024
-
-
-class LoadError(Exception):
-    """A file that cannot be read as an article. The message says why and what to do."""
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 from pathlib import Path
+from .errors import PromptError
 
 PROMPT_DIR = Path(__file__).resolve().parents[2] / "prompts"
 
@@ -13,10 +14,6 @@ REQUIRED = {
     "qa.txt": {"sources", "question"},
     "condense.txt": {"chat_history", "question"},
 }
-
-
-class PromptError(ValueError):
-    """A prompt file is missing or has the wrong placeholders."""
 
 
 def placeholders(template: str) -> set[str]:

@@ -49,14 +49,12 @@ class DenseRetriever(BaseRetriever):
     def __init__(self, store: Store, embedder: Embedder, top_k: int) -> None:
         super().__init__()
         self.store, self.embedder, self.top_k = store, embedder, top_k
-        self.last_query_embedding: np.ndarray | None = None
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         if query_bundle.embedding is not None:
             qvec = np.asarray(query_bundle.embedding, dtype=np.float32)
         else:
             qvec = self.embedder.embed_query(query_bundle.query_str)
-        self.last_query_embedding = qvec
         if self.store.count() == 0:
             return []
         filters = None

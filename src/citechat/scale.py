@@ -22,7 +22,6 @@ GIVEN = ("Wei Min Jing Lei Yan Jun Hua Ping Gang Hong Xin Bo Tao Ming Chao Hui L
 DISTRICTS = ("Hexi Nanhu Beicheng Dongshan Xiyuan Qingshui Baiyun Jinshui Longgang Shuangliu Huaiyin Tianqiao "
              "Zhangdian Gaoxin Binjiang Xinhua Changqing Huangdao Jimo Pingyin Shanghe Laiwu Gangcheng Zhangqiu "
              "Qihe Yucheng Wendeng Rushan Penglai Haiyang").split()
-REAL_PLACES = ["Luohu", "Lixia", "Shizhong", "Binhai New Area", "Licheng", "Tianjin", "Jinan", "Shenzhen"]
 ROLES = [
     "secretary of the District Party Committee", "head of the district", "deputy secretary of the Municipal Party "
     "Committee", "director of the Development and Reform Bureau", "mayor", "vice mayor", "chairman of the District "

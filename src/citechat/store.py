@@ -28,16 +28,9 @@ from llama_index.vector_stores.chroma.base import MAX_CHUNK_SIZE, chunk_list
 from pydantic import PrivateAttr
 
 from .config import SCHEMA_VERSION, Settings
+from .errors import IndexOutdated, IndexProblem
 
 log = logging.getLogger(__name__)
-
-
-class IndexProblem(RuntimeError):
-    """The index is missing, corrupt or incompatible. The message names the folder and the fix."""
-
-
-class IndexOutdated(IndexProblem):
-    """The index was built by another citechat version or with another embedder; a rebuild fixes it."""
 
 
 
@@ -295,9 +288,6 @@ class Store:
                 if h == hashes.get(source):
                     out[source] = text or ""
         return out
-
-    def put_article(self, source: str, text: str, meta: dict[str, Any], embedding: list[float]) -> None:
-        self.put_articles([source], [text], [meta], [embedding])
 
     def put_articles(self, sources: list[str], texts: list[str], metas: list[dict[str, Any]],
                      embeddings: list[list[float]]) -> None:

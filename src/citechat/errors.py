@@ -1,0 +1,40 @@
+"""Every error citechat reports to a user. Each message says what went wrong and what to do; the command line
+prints it as one line (exit 2), the web app shows it in the conversation."""
+
+from __future__ import annotations
+
+
+class CitechatError(Exception):
+    """Base of the errors a user can act on."""
+
+
+class SettingsError(CitechatError, ValueError):
+    """A setting is unknown or has a bad value; the message names the environment variable."""
+
+
+class LoadError(CitechatError):
+    """A file that cannot be read as an article."""
+
+
+class UploadError(CitechatError, ValueError):
+    """An upload was refused; nothing was changed."""
+
+
+class QuestionError(CitechatError, ValueError):
+    """The question itself is unusable (empty, too long)."""
+
+
+class PromptError(CitechatError, ValueError):
+    """A prompt file is missing or has the wrong placeholders."""
+
+
+class IndexProblem(CitechatError, RuntimeError):
+    """The index is missing, corrupt or incompatible. The message names the folder and the fix."""
+
+
+class IndexOutdated(IndexProblem):
+    """The index was built by another citechat version or with another embedder; a rebuild fixes it."""
+
+
+class ModelLoadError(CitechatError, RuntimeError):
+    """A model could not be loaded; the message says which and what to do."""
