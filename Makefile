@@ -63,7 +63,7 @@ train: install
 	$(PY) training/train_decision.py
 
 bench: install
-	$(VENV)/bin/citechat bench
+	$(PY) bench/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) index .pytest_cache tests/artifacts

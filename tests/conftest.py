@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from citechat.retrieval import OnnxCrossEncoder  # noqa: E402
 from fake_llm import fake_server  # noqa: E402,F401 - a fixture for every test module
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))  # the synthetic-corpus generator (bench/scale.py) for scale tests
 ARTICLES = ROOT / "data" / "articles"
 DEV_SET = ROOT / "evals" / "dev.jsonl"
 

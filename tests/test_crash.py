@@ -19,7 +19,7 @@ import pytest
 
 from citechat.config import Settings
 from citechat.engine import Engine
-from citechat.scale import write_corpus
+from scale import write_corpus
 
 from browser_support import store_env
 

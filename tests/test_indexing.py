@@ -135,7 +135,7 @@ def test_worker_processes_embed_like_the_main_process(embedder):
 
 def test_large_ingest_through_workers_is_complete(make_engine, tmp_path):
     """An ingest big enough for the worker path stores every sentence once, with the article's exact text."""
-    from citechat.scale import write_corpus
+    from scale import write_corpus
 
     data = tmp_path / "many"
     write_corpus(data, 1200, exclude=[], seed=5)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Iterable, Iterator, TypeVar
 
 from llama_index.core.schema import NodeWithScore
 
@@ -84,12 +84,30 @@ class Answer:
         }
 
 
+T = TypeVar("T")
+
+
+def final_item(stream: Iterable[Any], kind: type[T]) -> T:
+    """Read a stream of text deltas and results to its end; return its last item of type `kind`."""
+    final = None
+    for item in stream:
+        if isinstance(item, kind):
+            final = item
+    if final is None:
+        raise RuntimeError(f"the stream ended without a {kind.__name__}")
+    return final
+
+
 class Answerer(ABC):
     """Turns a question and retrieved sentences into a cited answer."""
 
     @abstractmethod
     def answer(self, question: str, retrieved: RetrievalResult) -> Answer:
         """Return an `Answer`; never raise for weak evidence (abstain instead)."""
+
+    def stream(self, question: str, retrieved: RetrievalResult) -> Iterator[str | Answer]:
+        """Text deltas while the answer is written (an extractive answer has none), then the final `Answer`."""
+        yield self.answer(question, retrieved)
 
 
 # --- extractive answerer ---------------------------------------------------------------------------
@@ -288,12 +306,7 @@ class LLMAnswerer(Answerer):
         self.calls = 0  # LLM calls made, so tests can prove abstentions never reach the LLM
 
     def answer(self, question: str, retrieved: RetrievalResult) -> Answer:
-        final = None
-        for item in self.stream(question, retrieved):
-            if isinstance(item, Answer):
-                final = item
-        assert final is not None
-        return final
+        return final_item(self.stream(question, retrieved), Answer)
 
     def messages(self, question: str, sources: dict[int, str]) -> list[Any]:
         from llama_index.core.base.llms.types import ChatMessage

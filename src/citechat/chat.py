@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from .answering import CANNOT_ANSWER, Answer
+from .answering import CANNOT_ANSWER, Answer, final_item
 from .engine import Engine
 from .language import chinese_terms, proper_terms
 
@@ -129,12 +129,7 @@ def ask_stream(engine: Engine, conversation: Conversation, message: str) -> Iter
 
 def ask(engine: Engine, conversation: Conversation, message: str) -> Turn:
     """Answer one message and record it (see `ask_stream`)."""
-    turn = None
-    for item in ask_stream(engine, conversation, message):
-        if isinstance(item, Turn):
-            turn = item
-    assert turn is not None
-    return turn
+    return final_item(ask_stream(engine, conversation, message), Turn)
 
 
 def feedback_record(turn: Turn, liked: bool) -> dict[str, Any]:

@@ -235,12 +235,9 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         print(f"error: the article folder {data_dir} does not exist; nothing to rebuild from.", file=sys.stderr)
         return EXIT_USAGE
     aside = None
-    try:  # chromadb caches one client per path in a process; drop it so the rebuilt folder is opened afresh
-        from chromadb.api.client import SharedSystemClient
+    from .store import Store
 
-        SharedSystemClient.clear_system_cache()
-    except Exception:  # noqa: BLE001 - older/newer chromadb without the cache
-        pass
+    Store.forget_clients()
     if index_dir.exists():
         aside = index_dir.with_name(f"{index_dir.name}.old-{int(time.time())}")
         index_dir.rename(aside)
@@ -289,22 +286,6 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     checks = diagnose(_settings(args))
     print(format_checks(checks))
     return 0 if all(c.ok for c in checks) else 1
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import run_bench, write_report
-
-    settings = _settings(args)
-    root = Path(__file__).resolve().parents[2]
-    questions = Path(args.questions or root / "evals" / "dev.jsonl")
-    sizes = [int(x) for x in args.sizes.split(",")]
-    sweep = [int(x) for x in args.sweep.split(",")] if args.sweep else None
-    result = run_bench(sizes, args.repeats, Path(settings.data_dir), questions, [questions], settings.embedder,
-                       args.load_seconds, args.sessions, sweep)
-    path = write_report(result)
-    print((path.parent / "latest.md").read_text())
-    print(f"results: {path}")
-    return 0
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -382,15 +363,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("doctor", parents=[common], help="check models, index, store, prompts and LLM; say what is wrong")
     s.set_defaults(func=cmd_doctor)
-
-    s = sub.add_parser("bench", parents=[common], help="speed and scale benchmark (writes bench/results/)")
-    s.add_argument("--sizes", default="5,10000,50000", help="corpus sizes in sentences (5 = the five articles)")
-    s.add_argument("--repeats", type=int, default=3)
-    s.add_argument("--questions", help="question set (default evals/dev.jsonl)")
-    s.add_argument("--load-seconds", type=float, default=60, help="load test length (0 skips it)")
-    s.add_argument("--sessions", type=int, default=20, help="concurrent sessions in the load test")
-    s.add_argument("--sweep", default="", help="also measure these Gradio concurrency limits, e.g. 1,4,8")
-    s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("calibrate", parents=[common], help="the answer decision's probabilities and thresholds on a question set")
     s.add_argument("files", nargs="+", help="question sets in dev.jsonl format")

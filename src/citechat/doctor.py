@@ -79,8 +79,7 @@ def diagnose(settings: Settings) -> list[Check]:
         n = store.count()
         if not arts:
             raise RuntimeError(f"the index at {store.location} is empty; run `citechat ingest`")
-        orphans = len({m.get("source") for m in store.sentences.get(include=["metadatas"])["metadatas"] if m}
-                      - set(arts))
+        orphans = len(store.sentence_sources() - set(arts))
         extra = f"; {orphans} articles with leftover sentences (run `citechat ingest` to clean up)" if orphans else ""
         return f"{len(arts)} articles, {n} sentences at {store.location}{extra}"
 

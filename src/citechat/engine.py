@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .answering import Answer, Answerer, ExtractiveAnswerer, LLMAnswerer
+from .answering import Answer, Answerer, ExtractiveAnswerer, LLMAnswerer, final_item
 from .grounding import GroundingChecker
 from .llm import make_llm
 from .prompts import load_prompts
@@ -84,8 +84,7 @@ class Engine:
         sources = sorted({c.source for c in cits})
         if not sources:
             return
-        got = self.store.articles.get(ids=sources, include=["metadatas"])
-        meta = {i: m or {} for i, m in zip(got["ids"], got["metadatas"])}
+        meta = self.store.article_metadata(sources)
         for c in cits:
             m = meta.get(c.source, {})
             c.title = c.title or str(m.get("title", ""))
@@ -93,12 +92,7 @@ class Engine:
             c.date = c.date or str(m.get("date", ""))
 
     def ask(self, question: str) -> Answer:
-        final = None
-        for item in self.ask_stream(question):
-            if isinstance(item, Answer):
-                final = item
-        assert final is not None
-        return final
+        return final_item(self.ask_stream(question), Answer)
 
     def ask_stream(self, question: str) -> Iterator[str | Answer]:
         """Text deltas while an LLM writes (none for the extractive answerer), then the final `Answer`."""
@@ -106,11 +100,7 @@ class Engine:
         t0 = time.perf_counter()
         retrieved = self.retriever.retrieve(q)
         t1 = time.perf_counter()
-        if isinstance(self.answerer, LLMAnswerer):
-            items: Iterable[str | Answer] = self.answerer.stream(q, retrieved)
-        else:
-            items = [self.answerer.answer(q, retrieved)]
-        for item in items:
+        for item in self.answerer.stream(q, retrieved):
             if isinstance(item, Answer):
                 self._fill_article_meta(item)
                 t2 = time.perf_counter()

@@ -91,8 +91,7 @@ class Indexer:
         ]
         if stale_ids:
             log.info("removing %d leftover sentences from an interrupted ingest", len(stale_ids))
-            for k in range(0, len(stale_ids), 5000):
-                self.store.sentences.delete(ids=stale_ids[k: k + 5000])
+            self.store.delete_sentences(stale_ids)
             self.store.bump_revision()
         return stale_ids
 
@@ -103,8 +102,7 @@ class Indexer:
         known = self.store.list_articles() if replace is None else None
         for a in articles:
             if (replace is not None and a.source in replace) or (known is not None and a.source in known):
-                self.store.articles.delete(ids=[a.source])
-                self.store.sentences.delete(where={"source": a.source})
+                self.store.delete_article(a.source, announce=False)
         docs = [Document(id_=a.source, text=a.text, metadata=a.metadata,
                          excluded_embed_metadata_keys=list(a.metadata), excluded_llm_metadata_keys=list(a.metadata))
                 for a in articles]

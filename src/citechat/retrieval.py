@@ -222,10 +222,10 @@ class HybridRetriever(BaseRetriever):
 
     def retrieve_timed(self, query_bundle: QueryBundle, focus: list[str] | None = None,
                        refresh: bool = True) -> tuple[list[NodeWithScore], dict[str, float]]:
-        """`focus`: see below. An English question is also searched with its dictionary translation
-        (CC-CEDICT words, `dictionary.translate`), so Chinese sentences get a keyword match too."""
-        """`focus`: articles the question names; they get their own dense and BM25 pass, so a sentence from them
-        can't be crowded out by look-alike sentences from thousands of other articles."""
+        """Fused candidates and per-stage timings. `focus`: articles the question names; they get their own dense
+        and BM25 pass, so a sentence from them can't be crowded out by look-alike sentences from thousands of other
+        articles. An English question is also searched with its CC-CEDICT word translation
+        (`BM25Retriever.translate`), so Chinese sentences get a keyword match too."""
         t0 = time.perf_counter()
         qvec = self.dense.embedder.embed_query(query_bundle.query_str)
         t1 = time.perf_counter()
@@ -251,9 +251,8 @@ class HybridRetriever(BaseRetriever):
         # Sentences found only by BM25 still need a dense score for cross-language decisions.
         missing = [nid for nid, n in fused.items() if "dense" not in _scores(n)]
         if missing:
-            got = self.dense.store.sentences.get(ids=missing, include=["embeddings"])
-            for nid, emb in zip(got["ids"], got["embeddings"]):
-                _scores(fused[nid])["dense"] = float(np.dot(np.asarray(emb, dtype=np.float32), qvec))
+            for nid, emb in self.dense.store.sentence_embeddings(missing).items():
+                _scores(fused[nid])["dense"] = float(np.dot(emb, qvec))
         out = sorted(fused.values(), key=lambda n: -_scores(n)["rrf"])
         for n in out:
             n.score = _scores(n)["rrf"]
@@ -384,10 +383,7 @@ class RetrievalResult:
         return min(self.bm25.article_frequency(t) for t in tokens) <= limit
 
     def article(self, source: str) -> tuple[dict[str, Any], str]:
-        got = self.store.articles.get(ids=[source], include=["metadatas", "documents"])
-        if not got["ids"]:
-            return {}, ""
-        return dict(got["metadatas"][0] or {}), got["documents"][0] or ""
+        return self.store.article(source)
 
     def text_of(self, node: NodeWithScore) -> str | None:
         """The cleaned text of the article version `node` was cut from (None if it has been replaced since)."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 from llama_index.core.schema import BaseNode, TextNode
 from llama_index.core.vector_stores.types import VectorStoreQueryResult
 from llama_index.vector_stores.chroma import ChromaVectorStore
@@ -296,11 +297,27 @@ class Store:
             self.articles.upsert(ids=sources, documents=texts, metadatas=metas, embeddings=embeddings)
             self.bump_revision()
 
-    def delete_article(self, source: str) -> None:
-        """Remove an article: its completion record first, then its sentences."""
+    def delete_article(self, source: str, announce: bool = True) -> None:
+        """Remove an article: its completion record first, then its sentences. `announce=False` leaves the
+        revision alone (an ingest replacing the article announces once, when the new version is complete)."""
         self.articles.delete(ids=[source])
-        self.bump_revision()
+        if announce:
+            self.bump_revision()
         self.sentences.delete(where={"source": source})
+
+    def article_metadata(self, sources: list[str]) -> dict[str, dict[str, Any]]:
+        """The stored metadata (title, outlet, date, ...) of some articles."""
+        if not sources:
+            return {}
+        got = self.articles.get(ids=sources, include=["metadatas"])
+        return {i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"])}
+
+    def article(self, source: str) -> tuple[dict[str, Any], str]:
+        """(metadata, cleaned text) of one article; ({}, "") if it is not indexed."""
+        got = self.articles.get(ids=[source], include=["metadatas", "documents"])
+        if not got["ids"]:
+            return {}, ""
+        return dict(got["metadatas"][0] or {}), got["documents"][0] or ""
 
     # --- sentences --------------------------------------------------------------------------------
 
@@ -329,6 +346,24 @@ class Store:
                 out_texts.append(text[m["start"]: m["end"]])
                 out_metas.append(m)
         return out_ids, out_texts, out_metas
+
+    def delete_sentences(self, ids: list[str], page: int = 5000) -> None:
+        for k in range(0, len(ids), page):
+            self.sentences.delete(ids=ids[k: k + page])
+
+    def sentence_embeddings(self, ids: list[str]) -> dict[str, np.ndarray]:
+        got = self.sentences.get(ids=ids, include=["embeddings"])
+        return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"])}
+
+    @staticmethod
+    def forget_clients() -> None:
+        """chromadb caches one client per folder in a process; drop them so a rebuilt folder is opened afresh."""
+        try:
+            from chromadb.api.client import SharedSystemClient
+
+            SharedSystemClient.clear_system_cache()
+        except Exception:  # noqa: BLE001 - a chromadb without the cache
+            pass
 
     def sentences_of(self, source: str) -> list[dict[str, Any]]:
         got = self.sentences.get(where={"source": source}, include=["metadatas"])

@@ -1,4 +1,4 @@
-"""`citechat bench` / `make bench`: speed and scale, side by side with vanilla LlamaIndex, in one run.
+"""`make bench` (python bench/bench.py): speed and scale, side by side with vanilla LlamaIndex, in one run.
 
 Writes `bench/results/latest.json` and `bench/results/latest.md`. Every figure is {"median", "min", "max"} over
 `--repeats` runs. Indexes of the scale corpora are cached under `bench/.cache/` so re-runs don't re-embed.
@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scale.py beside it
 CACHE = ROOT / "bench" / ".cache"
 RESULTS = ROOT / "bench" / "results"
 
@@ -48,8 +49,8 @@ def _answers(eval_files: list[Path]) -> list[str]:
 
 
 def _sentence_count(folder: Path) -> int:
-    from .chunking import split_sentences
-    from .loading import load_articles
+    from citechat.chunking import split_sentences
+    from citechat.loading import load_articles
 
     arts, _ = load_articles([folder])
     return sum(len(split_sentences(a.text)) for a in arts)
@@ -59,9 +60,9 @@ def _sentence_count(folder: Path) -> int:
 
 def corpus_dir(size: int, articles: Path, eval_files: list[Path], embedder: str) -> tuple[Path, Path, dict]:
     """Data and index folders for a corpus of about `size` sentences (the real articles + distractors), cached."""
-    from .config import SCHEMA_VERSION, Settings
-    from .engine import Engine
-    from .scale import GENERATOR_VERSION, write_corpus
+    from citechat.config import SCHEMA_VERSION, Settings
+    from citechat.engine import Engine
+    from scale import GENERATOR_VERSION, write_corpus
 
     key = f"{size}-g{GENERATOR_VERSION}-s{SCHEMA_VERSION}-{embedder.replace('/', '_')}"
     base = CACHE / key
@@ -90,13 +91,13 @@ def ingest_ratio(embedder_name: str, eval_files: list[Path], sentences: int = 50
                  workers: int | None = None) -> dict[str, Any]:
     """Pipeline throughput (clean, split, embed, write to Chroma) vs the embedder's raw encode on the same texts
     (one process, its default threads, batches of 64). `workers`: embedding processes (None: the default)."""
-    from .chunking import SentenceChunkParser
-    from .config import Settings
-    from .embedding import make_embedder
-    from .indexing import Indexer
-    from .loading import load_articles
-    from .scale import write_corpus
-    from .store import Store
+    from citechat.chunking import SentenceChunkParser
+    from citechat.config import Settings
+    from citechat.embedding import make_embedder
+    from citechat.indexing import Indexer
+    from citechat.loading import load_articles
+    from scale import write_corpus
+    from citechat.store import Store
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
@@ -136,9 +137,9 @@ def _peak_rss_mb() -> float:
 
 
 def query_worker(data: Path, index: Path, questions: Path, repeats: int, embedder: str) -> dict[str, Any]:
-    from .config import Settings
-    from .engine import Engine
-    from .evaluation import evaluate, read_cases
+    from citechat.config import Settings
+    from citechat.engine import Engine
+    from citechat.evaluation import evaluate, read_cases
 
     t0 = time.perf_counter()
     engine = Engine(Settings(data_dir=data, index_dir=index, embedder=embedder), create=False)
@@ -165,7 +166,7 @@ def query_worker(data: Path, index: Path, questions: Path, repeats: int, embedde
 
 
 def _run_worker(data: Path, index: Path, questions: Path, repeats: int, embedder: str) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "citechat.bench", "--worker", str(data), str(index), str(questions), str(repeats),
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(data), str(index), str(questions), str(repeats),
            embedder]
     p = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONWARNINGS="ignore"))
     if p.returncode != 0:
@@ -182,8 +183,8 @@ def baseline_vanilla(data: Path, questions: Path, repeats: int, embedder_name: s
     from llama_index.core import SimpleDirectoryReader, StorageContext, VectorStoreIndex
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    from .embedding import make_embedder
-    from .evaluation import read_cases
+    from citechat.embedding import make_embedder
+    from citechat.evaluation import read_cases
 
     embedder = make_embedder(embedder_name)
     with tempfile.TemporaryDirectory() as tmp:
@@ -296,7 +297,7 @@ def _free_port() -> int:
 def run_load(articles: Path, questions_file: Path, sessions: int, seconds: float, concurrency: int,
              with_ingest: bool, embedder: str) -> dict[str, Any]:
     """The app (`app.py`, as `make run` starts it) on a Chroma server; a second process ingests meanwhile."""
-    from .evaluation import read_cases
+    from citechat.evaluation import read_cases
 
     tmp = Path(tempfile.mkdtemp(prefix="citechat-load-"))
     procs: list[subprocess.Popen] = []
@@ -407,7 +408,7 @@ def run_bench(sizes: list[int], repeats: int, articles: Path, questions: Path, e
                 out["concurrency_sweep"].append(run_load(articles, questions, sessions, min(load_seconds, 20), c,
                                                          False, embedder))
         print(f"load test: {sessions} sessions for {load_seconds:.0f} s with an ingest ...", flush=True)
-        from .config import Settings
+        from citechat.config import Settings
 
         out["load_test"] = run_load(articles, questions, sessions, load_seconds, Settings().concurrency, True, embedder)
     return out
@@ -465,6 +466,31 @@ def write_report(result: dict[str, Any]) -> Path:
     return RESULTS / "latest.json"
 
 
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from citechat.config import load_settings
+
+    ap = argparse.ArgumentParser(description="speed and scale benchmark (`make bench`; writes bench/results/)")
+    ap.add_argument("--sizes", default="5,10000,50000", help="corpus sizes in sentences (5 = the five articles)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--questions", help="question set (default evals/dev.jsonl)")
+    ap.add_argument("--load-seconds", type=float, default=60, help="load test length (0 skips it)")
+    ap.add_argument("--sessions", type=int, default=20, help="concurrent sessions in the load test")
+    ap.add_argument("--sweep", default="", help="also measure these Gradio concurrency limits, e.g. 1,4,8")
+    args = ap.parse_args(argv)
+    settings = load_settings()
+    questions = Path(args.questions or ROOT / "evals" / "dev.jsonl")
+    sizes = [int(x) for x in args.sizes.split(",")]
+    sweep = [int(x) for x in args.sweep.split(",")] if args.sweep else None
+    result = run_bench(sizes, args.repeats, Path(settings.data_dir), questions, [questions], settings.embedder,
+                       args.load_seconds, args.sessions, sweep)
+    path = write_report(result)
+    print((path.parent / "latest.md").read_text())
+    print(f"results: {path}")
+    return 0
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         import logging
@@ -474,3 +500,5 @@ if __name__ == "__main__":
         logging.disable(logging.WARNING)
         d, i, q, r, e = sys.argv[2:7]
         print(json.dumps(query_worker(Path(d), Path(i), Path(q), int(r), e)))
+    else:
+        sys.exit(main())
