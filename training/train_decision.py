@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from public_sets import ROOT, SETS, engine_for, read_set, set_file  # noqa: E402
 
 from citechat.decision import FEATURES, MODEL_DIR, MODEL_NAME, CorpusStats, candidate_features, \
-    candidate_views, operating_point, pair_of, question_features  # noqa: E402
+    balanced_point, candidate_views, floor_point, operating_point, pair_of, question_features  # noqa: E402
 from citechat.evaluation import holds_answer  # noqa: E402
 from citechat.language import is_cjk  # noqa: E402
 from citechat.question import analyse_question  # noqa: E402
@@ -148,13 +148,6 @@ def operating_curve(best: list[tuple[float, int, str]], answerable: np.ndarray) 
     return out
 
 
-def choose_threshold(curve: list[dict[str, float]], min_abstain: float | None = None) -> dict[str, float]:
-    """`decision.operating_point` at `min_abstain`; without it, the best balanced accuracy (ties: more abstaining)."""
-    if min_abstain is None:
-        return max(curve, key=lambda c: (round(c["answer"] + c["abstain"], 6), c["abstain"]))
-    return operating_point(curve, min_abstain)
-
-
 def plot_curves(curves: dict[str, list[dict[str, float]]], chosen: dict[str, dict[str, float]], path: Path) -> None:
     try:
         import matplotlib
@@ -235,14 +228,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  pair {pair}: too few unanswerable questions for its own threshold; it gets the strictest")
             continue
         curve = operating_curve(b, np.array(by_pair_answerable[pair]))
-        pick = choose_threshold(curve, args.min_abstain)
+        pick = operating_point(curve, args.min_abstain)
         thresholds[pair] = pick["threshold"]
         chosen_pair[pair] = pick
         pair_curves[pair] = curve
     if not thresholds:  # too little data for any pair (a tiny run): one threshold from all questions pooled
         pooled = [b for v in by_pair.values() for b in v]
         pooled_answerable = np.array([a for v in by_pair_answerable.values() for a in v])
-        pick = choose_threshold(operating_curve(pooled, pooled_answerable), args.min_abstain)
+        pick = operating_point(operating_curve(pooled, pooled_answerable), args.min_abstain)
         thresholds = {pair: pick["threshold"] for pair in by_pair}
     set_curves, set_chosen = {}, {}
     for n in names:
@@ -259,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         set_chosen[n] = {"answer": right / n_a if n_a else 0.0, "abstain": abst / n_u if n_u else 1.0,
                          "recall": right / n_a if n_a else 0.0,
                          "precision": right / max(1, sum(answered))}
-        top = choose_threshold(curve)
-        at = {a: max((c["answer"] for c in curve if c["abstain"] >= a), default=0.0) for a in (0.85, 0.9)}
+        top = balanced_point(curve)
+        at = {a: (floor_point(curve, a) or {"answer": 0.0})["answer"] for a in (0.85, 0.9)}
         print(f"  {n:8} out-of-fold: answer {set_chosen[n]['answer']:.3f}  abstain {set_chosen[n]['abstain']:.3f}"
               f"   (its best balanced: {top['answer']:.3f} / {top['abstain']:.3f} at {top['threshold']:.2f};"
               f" answer at abstain >= 0.85: {at[0.85]:.3f}, >= 0.90: {at[0.9]:.3f})")
@@ -277,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
         "version": time.strftime("%Y%m%d"),
         "features": list(FEATURES),
         "thresholds": thresholds,
-        "operating_point": f"per language pair, the most answers with abstention >= {args.min_abstain}, out of fold",
+        "operating_point": f"per language pair, out of fold: the most answers with abstention >= {args.min_abstain}, "
+                           "never stricter than the best balanced accuracy (decision.operating_point)",
         "curves": pair_curves,  # out of fold, per pair: AnswerSettings.min_abstention picks other thresholds here
         "params": PARAMS, "rounds": args.rounds,
         "trained_on": {n: {"file": set_file(n, not args.sample).name, "questions": int(len(data[n]["ids"])),

@@ -218,6 +218,14 @@ def candidate_features(qf: QuestionFeatures, cands: Sequence[CandidateView], cor
         for w in qf.english_words]
     idf_total = sum(q_idf.values()) or 1.0
     rare = 0.5 * corpus.idf("")  # half the IDF of a word no article has
+
+    def covers(tokens: set[str], simp: str, cjk: bool) -> tuple[float, float, float]:
+        """IDF-weighted word cover, IDF-weighted dictionary cover and Chinese bigram cover of the question in a
+        text (its tokens; its simplified form)."""
+        return (sum(v for t, v in q_idf.items() if t in tokens) / idf_total,
+                _dict_idf_cover(qf, simp, translations) if cjk else -1.0,
+                len(qf.bigrams & _bigrams(simp)) / len(qf.bigrams) if qf.bigrams and cjk else 0.0)
+
     article_cache: dict[str, tuple[float, float, float]] = {}
     for c in cands:
         if c.source not in article_cache:
@@ -253,29 +261,25 @@ def candidate_features(qf: QuestionFeatures, cands: Sequence[CandidateView], cor
         row[col["cover"]] = len(toks & s_tokens) / len(toks) if toks else 0.0
         cover_article, missing_idf, dict_article = article_cache[c.source]
         row[col["cover_article"]] = cover_article
-        row[col["idf_cover"]] = sum(v for t, v in q_idf.items() if t in s_tokens) / idf_total
+        s_cover = covers(s_tokens, simplified, s_cjk)
+        if c.context:  # the sentence with its neighbours
+            w_tokens = s_tokens | set(tokenize(c.context))
+            window = f"{c.context} {text}"
+            w_cover = covers(w_tokens, to_simplified(window) if s_cjk else window, s_cjk)
+        else:
+            w_tokens, w_cover = s_tokens, s_cover
+        row[col["idf_cover"]], row[col["dict_idf_cover"]], row[col["bigram_cover"]] = s_cover
+        row[col["ctx_idf_cover"]], row[col["ctx_dict_idf_cover"]], row[col["ctx_bigram_cover"]] = w_cover
         row[col["missing_idf_max"]] = missing_idf  # a rare question word the article lacks: likely not answerable
         row[col["unknown_terms"]] = unknown_terms
         row[col["dict_cover_article"]] = dict_article
-        row[col["dict_idf_cover"]] = _dict_idf_cover(qf, simplified, translations) if s_cjk else -1.0
         row[col["dict_cover"]] = _dict_cover(qf, text, simplified, s_tokens)
-        window = f"{c.context} {text}" if c.context else text
-        w_simplified = to_simplified(window) if s_cjk else window
-        w_tokens = s_tokens | set(tokenize(c.context)) if c.context else s_tokens
-        row[col["ctx_idf_cover"]] = sum(v for t, v in q_idf.items() if t in w_tokens) / idf_total
         missing = [v for t, v in q_idf.items() if t not in w_tokens]
         row[col["ctx_missing_idf_max"]] = max(missing, default=0.0)
         row[col["ctx_missing_rare"]] = sum(1 for v in missing if v >= rare)
-        row[col["ctx_dict_idf_cover"]] = _dict_idf_cover(qf, w_simplified, translations) if s_cjk else -1.0
-        row[col["ctx_bigram_cover"]] = (len(qf.bigrams & _bigrams(w_simplified)) / len(qf.bigrams)
-                                        if qf.bigrams and s_cjk else 0.0)
-        if qf.bigrams and s_cjk:
-            row[col["bigram_cover"]] = len(qf.bigrams & _bigrams(simplified)) / len(qf.bigrams)
-            m = SequenceMatcher(None, qf.simplified, simplified, autojunk=False).find_longest_match()
-            row[col["longest_common"]] = m.size
-        else:
-            row[col["bigram_cover"]] = 0.0
-            row[col["longest_common"]] = 0.0
+        row[col["longest_common"]] = (
+            SequenceMatcher(None, qf.simplified, simplified, autojunk=False).find_longest_match().size
+            if qf.bigrams and s_cjk else 0.0)
         row[col["numbers_shared"]] = (sum(1 for x in qf.numbers if x in text.replace(",", "")) / len(qf.numbers)
                                       if qf.numbers else -1.0)
         s_num, s_date = has_number(text), has_date(text)
@@ -355,17 +359,25 @@ class DecisionModel:
         return max(self.thresholds.values())  # a pair without training data gets the strictest bar
 
 
-def operating_point(curve: list[dict[str, float]], min_abstention: float) -> dict[str, float]:
-    """The point of a curve (threshold, answer and abstention accuracy) to answer at: the one that answers most while
-    abstaining on at least `min_abstention` of the unanswerable questions, unless that needs a threshold above the
-    best balanced accuracy (mean of answer and abstention accuracy). Past that point each extra abstention costs
-    more than one answer, so the balanced point is used instead. Ties: the more abstaining point."""
-    balanced = max(curve, key=lambda c: (round(c["answer"] + c["abstain"], 6), c["abstain"]))
+def balanced_point(curve: list[dict[str, float]]) -> dict[str, float]:
+    """The point of a curve (threshold, answer and abstention accuracy) with the best balanced accuracy (mean of
+    answer and abstention accuracy). Ties: the more abstaining point."""
+    return max(curve, key=lambda c: (round(c["answer"] + c["abstain"], 6), c["abstain"]))
+
+
+def floor_point(curve: list[dict[str, float]], min_abstention: float) -> dict[str, float] | None:
+    """The point that answers most while abstaining on at least `min_abstention` of the unanswerable questions
+    (ties: the more abstaining point); None if no point abstains that much."""
     ok = [c for c in curve if c["abstain"] >= min_abstention]
-    if not ok:
-        return balanced
-    floor = max(ok, key=lambda c: (round(c["answer"], 6), c["abstain"]))
-    return floor if floor["threshold"] <= balanced["threshold"] else balanced
+    return max(ok, key=lambda c: (round(c["answer"], 6), c["abstain"])) if ok else None
+
+
+def operating_point(curve: list[dict[str, float]], min_abstention: float) -> dict[str, float]:
+    """The point to answer at: `floor_point`, unless that needs a threshold above the `balanced_point`'s. Past that
+    point each extra abstention costs more than one answer, so the balanced point is used instead."""
+    balanced = balanced_point(curve)
+    floor = floor_point(curve, min_abstention)
+    return floor if floor is not None and floor["threshold"] <= balanced["threshold"] else balanced
 
 
 def candidate_views(retrieved: Any) -> list[tuple[Any, CandidateView]]:
