@@ -93,7 +93,6 @@ def fold_models() -> tuple[dict, dict[str, int]]:
 
 
 def run_set(name: str, questions: list[Question], shipped: bool, misses: int = 0) -> dict:
-    from llama_index.core.schema import QueryBundle
 
     engine = engine_for(SETS[name])
     shipped_model = getattr(engine.extractive, "decision", None)  # None: a version without the learned decision
@@ -125,17 +124,14 @@ def run_set(name: str, questions: list[Question], shipped: bool, misses: int = 0
                              "reason": getattr(ans, "reason", "")})
         # The naive citers: the single top sentence, never an abstention.
         for label, nodes in (
-            ("naive BM25 top-1", engine.retriever.hybrid.bm25.search(q.question)),
-            ("naive dense top-1", engine.retriever.hybrid.dense.retrieve(QueryBundle(query_str=q.question))),
+            ("naive BM25 top-1", engine.retriever.keyword.retrieve(q.question)),
+            ("naive dense top-1", engine.retriever.dense.retrieve(q.question)),
         ):
             top = nodes[0] if nodes else None
             if top is None:
                 systems[label].add(q, False, "", [], article_text)
                 continue
-            m = top.node.metadata
-            text = top.node.get_content()
-            systems[label].add(q, True, text, [(m.get("source", ""), text, int(m.get("start", 0)),
-                                                int(m.get("end", 0)))], article_text)
+            systems[label].add(q, True, top.text, [(top.source, top.text, top.start, top.end)], article_text)
     if shipped_model is not None:
         engine.extractive.decision = shipped_model
     return {"questions": len(questions), "out_of_fold": out_of_fold,

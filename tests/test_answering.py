@@ -2,7 +2,8 @@
 
 import pytest
 
-from citechat.answering import CANNOT_ANSWER, analyse_question
+from citechat.answers import CANNOT_ANSWER
+from citechat.question import analyse_question
 
 ARTICLE_A = """Glassworks museum reopens in Porthaven
 

@@ -7,7 +7,7 @@ for, so a test can check what question reached retrieval (or that nothing did).
 
 from __future__ import annotations
 
-from citechat.answering import CANNOT_ANSWER, Answer
+from citechat.answers import CANNOT_ANSWER, Answer
 from citechat.chat import (
     UNRESOLVED_FOLLOW_UP,
     Conversation,
@@ -18,12 +18,14 @@ from citechat.chat import (
 )
 from citechat.config import Settings
 from citechat.engine import Engine
+from citechat.extractive import ExtractiveAnswerer
 from citechat.ui.render import message_markdown, panel_html
 
 
 class RuleEngine:
     llm = None  # the no-LLM configuration
     settings = Settings()
+    answerer = ExtractiveAnswerer(settings.answer)  # can't rewrite follow-ups: the chat's own rule does
     validate_question = Engine.validate_question  # the real check (empty / too long)
 
     def __init__(self) -> None:

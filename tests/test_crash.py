@@ -37,7 +37,7 @@ def check_consistent(engine: Engine, data: Path) -> None:
         assert per_source[src] == art.sentences, f"{src}: {per_source[src]} sentences stored, {art.sentences} expected"
     for m in got["metadatas"]:
         assert m["source"] in arts and m["content_hash"] == arts[m["source"]].content_hash, "no chunk without its article"
-    bm25 = engine.retriever.hybrid.bm25
+    bm25 = engine.retriever.keyword
     bm25.refresh(force=True)
     assert {r[0] for r in bm25._records} == set(got["ids"]), "BM25 and vector state agree"
 

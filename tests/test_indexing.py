@@ -150,8 +150,8 @@ def test_large_ingest_through_workers_is_complete(make_engine, tmp_path):
         assert t and t == engine.store.article_text(m["source"])[m["start"]: m["end"]]
     # Dense search finds a sentence by its own text.
     probe_text = texts[len(texts) // 2]
-    hits = engine.retriever.hybrid.dense.retrieve(probe_text)
-    assert any(h.node.get_content() == probe_text for h in hits[:3])
+    hits = engine.retriever.dense.retrieve(probe_text)
+    assert any(h.text == probe_text for h in hits[:3])
 
 
 def test_a_killed_embedding_worker_loses_nothing(embedder, caplog):

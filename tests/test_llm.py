@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from citechat.answering import CANNOT_ANSWER
+from citechat.answers import CANNOT_ANSWER
 from citechat.config import Settings
 from citechat.engine import Engine
 from citechat.evaluation import evaluate, read_cases

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from citechat.decision import FEATURES, DecisionModel, MODEL_DIR, MODEL_NAME
+from citechat.decision import DecisionModel, MODEL_DIR, MODEL_NAME
+from citechat.features import FEATURES
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "training"))

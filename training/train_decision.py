@@ -28,8 +28,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from public_sets import ROOT, SETS, engine_for, read_set, set_file  # noqa: E402
 
-from citechat.decision import FEATURES, MODEL_DIR, MODEL_NAME, CorpusStats, candidate_features, \
-    balanced_point, candidate_views, floor_point, operating_point, pair_of, question_features  # noqa: E402
+from citechat.decision import MODEL_DIR, MODEL_NAME, balanced_point, citable, floor_point, operating_point, \
+    pair_of  # noqa: E402
+from citechat.features import FEATURES, candidate_features, question_features  # noqa: E402
 from citechat.evaluation import holds_answer  # noqa: E402
 from citechat.language import is_cjk  # noqa: E402
 from citechat.question import analyse_question  # noqa: E402
@@ -54,8 +55,10 @@ def _retrieval_key(name: str, full: bool, limit: int | None) -> str:
     """Retrieval output depends on the set file and the retrieval/chunking code, not on the features."""
     h = hashlib.sha256(json.dumps([name, full, limit]).encode())
     h.update(set_file(name, full).read_bytes())
-    for f in ("retrieval.py", "chunking.py", "language.py", "loading.py", "config.py"):
-        h.update((ROOT / "src" / "citechat" / f).read_bytes())
+    package = ROOT / "src" / "citechat"
+    for f in [*sorted((package / "retrieval").glob("*.py")), *(package / f for f in (
+            "question.py", "chunking.py", "language.py", "loading.py", "config.py"))]:
+        h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -75,10 +78,9 @@ def retrieved_candidates(name: str, full: bool = True, limit: int | None = None,
     rows = []
     for q in tqdm(questions, desc=f"retrieval {name}", unit="q"):
         retrieved = engine.retriever.retrieve(q.question)
-        views = [v for _, v in candidate_views(retrieved)]
+        views = [c for c in retrieved.candidates if citable(c.text)]
         rows.append((q, len(retrieved.unknown_terms), views))
-    tokens, df, count = engine.retriever.hybrid.bm25.corpus_stats()
-    out = {"rows": rows, "stats": CorpusStats(tokens, df, count)}
+    out = {"rows": rows, "stats": engine.retriever.keyword.stats}
     with path.open("wb") as f:
         pickle.dump(out, f)
     return out

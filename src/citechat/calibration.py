@@ -42,12 +42,12 @@ def calibrate(engine: Any, files: list[Path]) -> str:
     neg: dict[str, list[float]] = {}
     for f in files:
         for case in read_cases(f):
-            ranked = answerer.ranked(case.question, engine.retriever.retrieve(case.question))
+            ranked = answerer.ranked(engine.retriever.retrieve(case.question))
             best = ranked[0] if ranked else None
-            p = best.probability if best else 0.0
-            pair = pair_of(is_cjk(case.question), is_cjk(best.view.text) if best else is_cjk(case.question))
-            gold = next((r.probability for r in ranked if case.evidence and
-                         case.evidence.lower() in r.view.text.lower()), None)
+            p = best.scores.learned if best else 0.0
+            pair = pair_of(is_cjk(case.question), is_cjk(best.text) if best else is_cjk(case.question))
+            gold = next((c.scores.learned for c in ranked if case.evidence and
+                         case.evidence.lower() in c.text.lower()), None)
             (pos if case.answers else neg).setdefault(pair, []).append(p)
             rows.append(f"{case.id:>6} {'ans' if case.answers else 'UNANS':5} {pair} best={p:.3f} "
                         f"gold={'-' if gold is None else f'{gold:.3f}'} threshold={answerer.decision.threshold(pair):.2f} "

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from .answering import CANNOT_ANSWER, Answer, final_item
+from .answers import CANNOT_ANSWER, Answer, final_item
 from .engine import Engine
 from .language import chinese_terms, proper_terms
 
@@ -78,8 +78,8 @@ def is_follow_up(message: str) -> bool:
 def standalone_question(engine: Engine, conversation: Conversation, message: str) -> str | None:
     """Rewrite a follow-up ("And who presided over it?") into a question that stands alone.
 
-    With an LLM: the condense prompt (llama-index's condense-plus-context pattern). Without one, or if the LLM
-    fails: the previous question's names, numbers and Chinese terms are added to the message.
+    The answerer rewrites it if it can (the generative answerer's condense prompt). Otherwise, or if that fails,
+    the previous question's names, numbers and Chinese terms are added to the message.
 
     Returns None for a follow-up that cannot be resolved: the previous turn abstained, so whatever "it" points at
     was never found in the articles, and borrowing that question's names would only answer a different question.
@@ -91,19 +91,10 @@ def standalone_question(engine: Engine, conversation: Conversation, message: str
     if not prev.answerable:
         return None
     prev_q = str(prev.answer.get("question") or prev.question)
-    if engine.llm is not None:
-        try:
-            from llama_index.core.base.llms.types import ChatMessage
-
-            history = "\n".join(f"User: {t.question}\nAssistant: {t.answer.get('answer', '')[:300]}"
-                                for t in conversation.turns[-3:])
-            prompt = engine.prompts.condense.format(chat_history=history, question=message)
-            out = (engine.llm.chat([ChatMessage(role="user", content=prompt)]).message.content or "").strip()
-            out = out.splitlines()[0].strip().strip('"') if out else ""
-            if 5 <= len(out) <= 500:
-                return out
-        except Exception:  # noqa: BLE001 - fall back to the rule below
-            pass
+    rewritten = engine.answerer.condense([(t.question, str(t.answer.get("answer", ""))) for t in conversation.turns],
+                                         message)
+    if rewritten:
+        return rewritten
     terms = proper_terms(prev_q) + re.findall(r"\b(?:19|20)\d\d\b", prev_q) + chinese_terms(prev_q)
     terms = [t for t in dict.fromkeys(terms) if t.lower() not in message.lower()]
     return f"{message} ({' '.join(terms)})" if terms else message

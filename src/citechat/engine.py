@@ -8,7 +8,9 @@ import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .answering import Answer, Answerer, ExtractiveAnswerer, LLMAnswerer, final_item
+from .answers import Answer, Answerer, final_item
+from .extractive import ExtractiveAnswerer
+from .generative import LLMAnswerer
 from .grounding import GroundingChecker
 from .llm import make_llm
 from .prompts import load_prompts
@@ -16,6 +18,7 @@ from .config import Settings
 from .decision import DecisionModel
 from .embedding import Embedder, make_embedder
 from .indexing import IngestReport, Indexer
+from .question import analyse_question
 from .retrieval import OnnxCrossEncoder, Retriever
 from .store import Store
 from .errors import QuestionError
@@ -36,15 +39,15 @@ class Engine:
         encoder = self.retriever.encoder
         relevance = encoder.score if encoder is not None else None  # cross-encoder logits for (question, texts)
         decision = DecisionModel(answer_settings.decision_model, min_abstention=answer_settings.min_abstention)
-        self.extractive = ExtractiveAnswerer(answer_settings, decision)
+        self.extractive = ExtractiveAnswerer(answer_settings, decision, self.store)
         self.answerer: Answerer = self.extractive
         self.llm = make_llm(self.settings)
         if self.llm is not None:
-            self.prompts = load_prompts(self.settings.prompts_dir)
+            prompts = load_prompts(self.settings.prompts_dir)
             g = self.settings.grounding
             checker = GroundingChecker(lambda texts: self.embedder.embed_documents(texts), g.min_overlap,
                                        g.min_cosine, g.min_cosine_crosslingual)
-            self.answerer = LLMAnswerer(self.llm, self.extractive, self.prompts, checker,
+            self.answerer = LLMAnswerer(self.llm, self.extractive, prompts, checker,
                                         max_sources=self.settings.llm_max_sources, timeout_s=self.settings.llm_timeout_s,
                                         relevance=relevance)
         self._ingest_lock = threading.Lock()
@@ -53,7 +56,7 @@ class Engine:
         """Load models and BM25 now rather than on the first question."""
         self.retriever.warm_up()
         self.extractive.warm_up()
-        self.extractive.answer("warm up", self.retriever.retrieve("warm up"))
+        self.extractive.answer(self.retriever.retrieve("warm up"))
 
     def ingest(self, paths: Iterable[Path] | None = None, progress: bool = True,
                workers: int | None = None) -> IngestReport:
@@ -98,9 +101,9 @@ class Engine:
         """Text deltas while an LLM writes (none for the extractive answerer), then the final `Answer`."""
         q = self.validate_question(question)
         t0 = time.perf_counter()
-        retrieved = self.retriever.retrieve(q)
+        retrieved = self.retriever.retrieve(analyse_question(q))
         t1 = time.perf_counter()
-        for item in self.answerer.stream(q, retrieved):
+        for item in self.answerer.stream(retrieved):
             if isinstance(item, Answer):
                 self._fill_article_meta(item)
                 t2 = time.perf_counter()

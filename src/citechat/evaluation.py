@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .answering import Answer
+from .answers import Answer
 
 
 @dataclass
@@ -118,12 +118,11 @@ def _bust_cache(engine: Any) -> None:
 def raw_prefill_ms(engine: Any, question: str) -> float | None:
     """Time to the first token when the same prompt goes straight to the LLM server (max_tokens=1)."""
     answerer = engine.answerer
-    retrieved = engine.retriever.retrieve(question)
-    base, ranked = answerer.extractive.decide(question, retrieved)
+    base, ranked = answerer.extractive.decide(engine.retriever.retrieve(question))
     if not base.answerable:
         return None
-    nodes = answerer.select_sources(question, retrieved, base, ranked)
-    messages = answerer.messages(question, {i + 1: n.node.get_content() for i, n in enumerate(nodes)})
+    chosen = answerer.select_sources(base, ranked)
+    messages = answerer.messages(question, {i + 1: c.text for i, c in enumerate(chosen)})
     _bust_cache(engine)
     t0 = time.perf_counter()
     first = None

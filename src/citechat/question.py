@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .language import is_cjk, proper_terms, stem, to_simplified, tokenize
+from .language import chinese_terms, is_cjk, proper_terms, stem, to_simplified, tokenize
 
 _WHEN_Q = re.compile(r"\b(when|what date|which date|what day|which day|what year|which year|what time)\b|什麼時候|什么时候|何時|何时|哪天|哪一天|幾月|几月|哪年|日期", re.I)
 _COUNT_Q = re.compile(r"\b(how many|how much|what number|what percentage|how long|how far|how big)\b|多少|幾|几", re.I)
@@ -60,10 +60,14 @@ class QuestionInfo:
     zh_unit: str | None = None  # "多少冊" -> "册": the answer is a number followed by this measure word
     count_nouns: tuple[str, ...] = ()  # "How many square meters ..." -> ("square", "meter"): what is counted
     name_tokens: list[set[str]] = field(default_factory=list)  # one token set per capitalised name in the question
+    names: list[str] = field(default_factory=list)  # the capitalised names themselves ("Luohu", "Liu Sheng")
+    zh_terms: list[str] = field(default_factory=list)  # Chinese content words (simplified, 2+ characters)
 
 
 def analyse_question(question: str) -> QuestionInfo:
+    """The one analysis of a question; retrieval and answering both read it."""
     q = question.strip()
+    names = proper_terms(q)
     wants_outlet = bool(_OUTLET_Q.search(q))
     wants_pubdate = bool(_PUBDATE_Q.search(q)) and bool(_WHEN_Q.search(q)) and not wants_outlet
     return QuestionInfo(
@@ -73,19 +77,21 @@ def analyse_question(question: str) -> QuestionInfo:
         wants_number=bool(_COUNT_Q.search(q)) and not bool(_WHEN_Q.search(q)),
         wants_outlet=wants_outlet,
         wants_pubdate=wants_pubdate,
-        anchors=_anchors(q),
+        anchors=_anchors(q, names),
         content_tokens=set(tokenize(q)) - _WH_WORDS,
         zh_unit=(m.group(1) if (m := _ZH_COUNT_UNIT.search(to_simplified(q))) else None),
         count_nouns=_count_nouns(q),
-        name_tokens=[t for t in (set(tokenize(term)) for term in proper_terms(q)) if t],
+        name_tokens=[t for t in (set(tokenize(term)) for term in names) if t],
+        names=names,
+        zh_terms=chinese_terms(q),
     )
 
 
-def _anchors(text: str) -> set[str]:
+def _anchors(text: str, names: list[str]) -> set[str]:
     """Tokens that tie a question to a passage across languages: names, numbers, Chinese words."""
     toks = set(tokenize(text))
     out = {t for t in toks if t.isdigit() or re.search(r"[\u3400-\u9fff]", t)}
-    for term in proper_terms(text):
+    for term in names:
         out.update(tokenize(term))
     # pinyin forms of Chinese words and joined English names ("licheng", "liusheng")
     out.update(t for t in toks if t.isalpha() and t.isascii() and len(t) >= 5 and t not in _COMMON_LONG)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from typing import Any, Iterable
 
-from ..answering import CANNOT_ANSWER
+from ..answers import CANNOT_ANSWER
 from ..chat import Conversation, Turn
 
 NOT_IN_ARTICLES = "Not in the articles."
