@@ -43,7 +43,8 @@ def test_the_setting_names_the_override_folder(tmp_path, monkeypatch):
 
 def test_a_bad_placeholder_in_an_override_is_a_clear_error(tmp_path):
     (tmp_path / "qa.txt").write_text("Question: {question}\n{sourcez}", encoding="utf-8")
-    with pytest.raises(PromptError, match="qa.txt: placeholders must be.*missing \\['sources'\\].*unknown \\['sourcez'\\]"):
+    with pytest.raises(PromptError,
+                       match="qa.txt: placeholders must be.*missing \\['sources'\\].*unknown \\['sourcez'\\]"):
         load_prompts(tmp_path)
     (tmp_path / "qa.txt").write_text("Question: {question} {sources} {", encoding="utf-8")
     with pytest.raises(PromptError, match="bad placeholder syntax"):

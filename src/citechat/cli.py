@@ -34,14 +34,20 @@ def _opt(*names: str, help: str, **kw: Any) -> Any:
 # its name, `citechat --index-dir X ingest` or `citechat ingest --index-dir X`; a value after the name wins.
 # All but the last two override settings (config.Settings) of the same name.
 COMMON: dict[str, Any] = {
-    "data_dir": Annotated[Optional[Path], _opt("--data-dir", help="article folder (default: $CITECHAT_DATA_DIR or data/articles)")],
-    "index_dir": Annotated[Optional[Path], _opt("--index-dir", help="index folder (default: $CITECHAT_INDEX_DIR or index)")],
-    "embedder": Annotated[Optional[str], _opt("--embedder", help="embedding model (default: $CITECHAT_EMBEDDER or use-multilingual)")],
+    "data_dir": Annotated[Optional[Path], _opt("--data-dir", help="article folder (default: $CITECHAT_DATA_DIR or "
+                                                                   "data/articles)")],
+    "index_dir": Annotated[Optional[Path], _opt("--index-dir", help="index folder (default: $CITECHAT_INDEX_DIR or "
+                                                                     "index)")],
+    "embedder": Annotated[Optional[str], _opt("--embedder", help="embedding model (default: $CITECHAT_EMBEDDER or "
+                                                                  "use-multilingual)")],
     "llm": Annotated[Optional[LLM], _opt("--llm", help="answerer (default: $CITECHAT_LLM or extractive)")],
-    "llm_base_url": Annotated[Optional[str], _opt("--llm-base-url", help="OpenAI-compatible base URL ($CITECHAT_LLM_BASE_URL)")],
+    "llm_base_url": Annotated[Optional[str], _opt("--llm-base-url", help="OpenAI-compatible base URL "
+                                                                          "($CITECHAT_LLM_BASE_URL)")],
     "llm_model": Annotated[Optional[str], _opt("--llm-model", help="model name for the server ($CITECHAT_LLM_MODEL)")],
-    "llm_api_key": Annotated[Optional[str], _opt("--llm-api-key", help="API key for the server ($CITECHAT_LLM_API_KEY)")],
-    "llm_model_path": Annotated[Optional[Path], _opt("--llm-model-path", help="GGUF file for --llm llama-cpp ($CITECHAT_LLM_MODEL_PATH)")],
+    "llm_api_key": Annotated[Optional[str], _opt("--llm-api-key", help="API key for the server "
+                                                                        "($CITECHAT_LLM_API_KEY)")],
+    "llm_model_path": Annotated[Optional[Path], _opt("--llm-model-path", help="GGUF file for --llm llama-cpp "
+                                                                              "($CITECHAT_LLM_MODEL_PATH)")],
     "verbose": Annotated[bool, _opt("-v", "--verbose", help="log progress details")],
     "debug": Annotated[bool, _opt("--debug", help="show tracebacks")],
 }
@@ -170,7 +176,8 @@ def ingest(opts: Options, paths: Annotated[Optional[list[Path]], typer.Argument(
 
 @app.command(help="answer a question with citations")
 @shared
-def ask(opts: Options, question: Annotated[Optional[str], typer.Argument(help="the question", show_default=False)] = None,
+def ask(opts: Options,
+        question: Annotated[Optional[str], typer.Argument(help="the question", show_default=False)] = None,
         as_json: AsJson = False,
         jsonl: Annotated[Optional[Path], _opt("--jsonl", metavar="FILE",
                                               help="answer every {\"id\", \"question\"} line of FILE")] = None,
@@ -185,8 +192,9 @@ def evaluate(opts: Options, file: Annotated[Path, typer.Argument(help="the quest
              as_json: Annotated[bool, typer.Option("--json", help="print the metrics as JSON")] = False,
              answers: Annotated[Optional[Path], _opt("--answers", metavar="FILE",
                                                      help="also write every answer as JSONL")] = None,
-             compare_prefill: Annotated[bool, typer.Option("--compare-prefill", help="LLM mode: also time each prompt "
-                                                           "sent straight to the server (side-by-side prefill)")] = False) -> int:
+             compare_prefill: Annotated[bool, typer.Option(
+                 "--compare-prefill", help="LLM mode: also time each prompt sent straight to the server "
+                 "(side-by-side prefill)")] = False) -> int:
     return commands.evaluate(opts, file, as_json, answers, compare_prefill)
 
 
@@ -223,7 +231,8 @@ def doctor(opts: Options) -> int:
 
 @app.command(help="the answer decision's probabilities and thresholds on a question set")
 @shared
-def calibrate(opts: Options, files: Annotated[list[Path], typer.Argument(help="question sets in dev.jsonl format")]) -> int:
+def calibrate(opts: Options,
+              files: Annotated[list[Path], typer.Argument(help="question sets in dev.jsonl format")]) -> int:
     return commands.calibrate(opts, files)
 
 
@@ -231,7 +240,8 @@ def calibrate(opts: Options, files: Annotated[list[Path], typer.Argument(help="q
              "every other CITECHAT_* setting applies.")
 @shared
 def serve(opts: Options,
-          host: Annotated[Optional[str], _opt("--host", help="bind address (default $CITECHAT_HOST or 127.0.0.1)")] = None,
+          host: Annotated[Optional[str], _opt("--host", help="bind address (default $CITECHAT_HOST or "
+                                                             "127.0.0.1)")] = None,
           port: Annotated[Optional[int], _opt("--port", help="port (default $CITECHAT_PORT or 7860)")] = None,
           ingest_first: Annotated[bool, typer.Option("--ingest", help="bring the index up to date with the article "
                                                      "folder first")] = False) -> int:
