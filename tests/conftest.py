@@ -11,6 +11,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # what `citechat` sets (cli.prepare_process)
 
 from citechat.config import Settings  # noqa: E402
 from citechat.embedding import make_embedder  # noqa: E402

@@ -182,3 +182,44 @@ def test_an_unknown_nested_setting_is_an_error_that_names_it(built_index):
     assert "CITECHAT_RETRIEVAL__NO_SUCH_KEY" in p.stderr and "dense_top_k" in p.stderr
     p = run(["ask", "Who presented flags in Luohu?"], built_index, env_extra={"CITECHAT_RETRIEVAL__DENSE_TOP_K": "0"})
     assert p.returncode == 2 and "CITECHAT_RETRIEVAL__DENSE_TOP_K" in p.stderr
+
+
+def test_usage_errors_version_and_help(tmp_path):
+    p = run([], tmp_path / "index")
+    assert p.returncode == 2 and "Commands:" in p.stdout + p.stderr and "serve" in p.stdout + p.stderr
+    p = run(["--version"], tmp_path / "index")
+    assert p.returncode == 0 and p.stdout.startswith("citechat ")
+    for args in (["no-such-command"], ["ask", "--no-such-option", "q"], ["ask", "--llm", "nope", "q"], ["remove"],
+                 ["index"]):
+        p = run(args, tmp_path / "index")
+        assert p.returncode == 2, args
+        no_traceback(p)
+    assert not (tmp_path / "index").exists()
+
+
+def test_shared_options_are_merged_before_and_after_the_command(monkeypatch):
+    from citechat import cli, commands
+
+    seen = []
+    monkeypatch.setattr(cli, "prepare_process", lambda verbose: None)  # keep this process's logging as it is
+    monkeypatch.setattr(commands, "rebuild", lambda opts, no_progress: seen.append((opts, no_progress)) or 0)
+    assert cli.main(["--index-dir", "a", "--llm", "openai-like", "-v", "index", "--data-dir", "d", "rebuild",
+                     "--index-dir", "b", "--debug", "--no-progress"]) == 0
+    opts, no_progress = seen[0]
+    assert opts.overrides == {"index_dir": Path("b"), "data_dir": Path("d"), "llm": "openai-like"}
+    assert opts.verbose and opts.debug and no_progress
+
+
+def test_serve_and_app_py_are_one_command(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, CITECHAT_INDEX_DIR=str(tmp_path / "index"), CITECHAT_AUTH="no-colon")
+    app_help = subprocess.run([sys.executable, str(root / "app.py"), "-h"], capture_output=True, text=True, env=env,
+                              timeout=120)
+    assert app_help.returncode == 0
+    for option in ("--host", "--port", "--ingest", "--index-dir", "--data-dir"):
+        assert option in app_help.stdout
+    for cmd in ([sys.executable, str(root / "app.py")], [sys.executable, "-m", "citechat", "serve"]):
+        p = subprocess.run([*cmd, "--port", "9"], capture_output=True, text=True, env=env, timeout=120)
+        assert p.returncode == 2, p.stderr
+        assert p.stderr.strip() == "error: CITECHAT_AUTH must look like user:password"
+    assert not (tmp_path / "index").exists()

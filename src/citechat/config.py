@@ -150,7 +150,12 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(160, ge=16, description="Most tokens the LLM may generate for one answer.")
     llm_context_window: int = Field(4096, ge=512, description="Context window assumed for the LLM.")
     llm_max_sources: int = Field(4, ge=1, description="Numbered source sentences given to the LLM.")
-    prompts_dir: Path | None = Field(None, description="Folder with system.txt, qa.txt and condense.txt (default: prompts/).")
+    prompts_dir: Path | None = Field(
+        None, description="Override folder for the LLM prompts. The shipped system.txt, qa.txt and condense.txt live "
+        "in the package (citechat/prompts/); a file of the same name here replaces the shipped one, and a file "
+        "missing here falls back to the shipped one. Placeholders are checked either way. Default: none (the "
+        "shipped prompts).",
+    )
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)

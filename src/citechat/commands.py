@@ -1,0 +1,334 @@
+"""What each `citechat` command does. The command line itself (commands, options, exit-code handling) is
+defined once, in cli.py; these functions receive its parsed values and return the exit code."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import SettingsError
+
+EXIT_USAGE = 2
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass
+class Options:
+    """The options every command shares (cli.COMMON), merged from before and after the command name."""
+
+    overrides: dict[str, Any] = field(default_factory=dict)  # settings given on the command line
+    verbose: bool = False
+    debug: bool = False
+
+    def settings(self, **extra: Any):
+        from .config import load_settings
+
+        return load_settings(**{**self.overrides, **extra})
+
+    def engine(self, create: bool):
+        from .engine import Engine
+
+        return Engine(self.settings(), create=create)
+
+
+# --- output ------------------------------------------------------------------------------------------
+
+def format_answer(ans) -> str:
+    lines = [ans.answer, ""]
+    if ans.reason:
+        lines.insert(1, f"Why: {ans.reason}")
+    if ans.notice:
+        lines.insert(0, f"note: {ans.notice}")
+    unverified = [x for x in (ans.sentences or []) if not x["verified"]]
+    if unverified:
+        lines.append("Unverified (not supported by the sources, not cited):")
+        lines += [f" ? {x['text']} ({x['reason']})" for x in unverified]
+        lines.append("")
+    if ans.citations:
+        lines.append("Citations:")
+        for c in ans.citations:
+            lines.append(f" [{c.n}] {c.source}: {c.title[:70]} (score {c.score:.2f})")
+            lines.append(f"     \"{c.text}\" (chars {c.start}-{c.end})")
+            if c.note:
+                lines.append(f"     ({c.note})")
+    if ans.closest:
+        lines.append("Closest matches (not citations; they do not answer the question):")
+        for c in ans.closest:
+            lines.append(f" - {c.source}: \"{c.text[:200]}\" (score {c.score:.2f})")
+    return "\n".join(lines).rstrip()
+
+
+# --- commands ------------------------------------------------------------------------------------------
+
+def ingest(opts: Options, paths: list[Path], no_progress: bool) -> int:
+    from .errors import IndexOutdated
+
+    try:
+        engine = opts.engine(create=True)
+    except IndexOutdated as e:
+        # The index is derived data: rebuild it from the article folder (files are never touched).
+        print(f"note: {e} Rebuilding it now.", file=sys.stderr)
+        status = rebuild(opts, no_progress)
+        if status or not paths:
+            return status
+        engine = opts.engine(create=True)
+    paths = [Path(p) for p in paths] or [Path(engine.settings.data_dir)]
+    missing = [p for p in paths if not p.exists()]
+    if missing and len(missing) == len(paths):
+        print(f"error: {', '.join(map(str, missing))} does not exist. Give an article file or folder "
+              f"(default: {engine.settings.data_dir}).", file=sys.stderr)
+        return EXIT_USAGE
+    report = engine.ingest(paths, progress=not no_progress)
+    for kind in ("added", "updated", "removed"):
+        for s in getattr(report, kind):
+            print(f"{kind:8} {s}")
+    for w in report.skipped:
+        print(f"warning: {w}", file=sys.stderr)
+    print(report.summary())
+    return 0
+
+
+def ask(opts: Options, question: str | None, as_json: bool, jsonl: Path | None, stream: bool) -> int:
+    from .errors import QuestionError
+
+    if jsonl is not None:
+        return ask_jsonl(opts, Path(jsonl))
+    if question is None:
+        print("error: give a question, e.g. citechat ask \"Who presented flags in Luohu?\"", file=sys.stderr)
+        return EXIT_USAGE
+    engine = opts.engine(create=False)
+    try:
+        if stream:
+            ans = None
+            for item in engine.ask_stream(question):
+                if isinstance(item, str):
+                    print(item, end="", flush=True, file=sys.stderr if as_json else sys.stdout)
+                else:
+                    ans = item
+            if not as_json:
+                print("\n")
+        else:
+            ans = engine.ask(question)
+    except QuestionError as e:
+        if as_json:
+            print(json.dumps({"question": question, "error": str(e)}, ensure_ascii=False))
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(ans.to_json(), ensure_ascii=False) if as_json else format_answer(ans))
+    return 0
+
+
+def _read_question(line: str) -> dict[str, Any]:
+    item = json.loads(line)
+    if not isinstance(item, dict):
+        raise ValueError("expected a JSON object")
+    if not isinstance(item.get("question"), str):
+        raise ValueError("missing a string 'question' field")
+    return item
+
+
+def ask_jsonl(opts: Options, path: Path) -> int:
+    from .errors import QuestionError
+
+    if not path.is_file():
+        print(f"error: {path} is not a file. Give a JSONL file of {{\"id\": ..., \"question\": ...}} lines.",
+              file=sys.stderr)
+        return EXIT_USAGE
+    engine = opts.engine(create=False)
+    engine.warm_up()
+    failures = 0
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                item = _read_question(line)
+            except ValueError as e:  # json.JSONDecodeError is a ValueError
+                failures += 1
+                print(json.dumps({"id": None, "line": lineno, "error": f"bad input line: {e}"}))
+                continue
+            try:
+                ans = engine.ask(item["question"])
+                ans.id = item.get("id")
+                print(json.dumps(ans.to_json(), ensure_ascii=False), flush=True)
+            except QuestionError as e:
+                failures += 1
+                print(json.dumps({"id": item.get("id"), "question": item["question"], "error": str(e)},
+                                 ensure_ascii=False))
+    return 1 if failures else 0
+
+
+def evaluate(opts: Options, file: Path, as_json: bool, answers: Path | None, compare_prefill: bool) -> int:
+    from .evaluation import evaluate as run_eval, format_report, read_cases
+
+    path = Path(file)
+    if not path.is_file():
+        print(f"error: {path} is not a file (expected a dev.jsonl-style question set)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        cases = read_cases(path)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    engine = opts.engine(create=False)
+    res, answered = run_eval(engine, cases, compare_prefill=compare_prefill)
+    if as_json:
+        print(json.dumps(res.metrics(), ensure_ascii=False, indent=2))
+    else:
+        print(format_report(res, str(path)))
+    if answers:
+        with open(answers, "w", encoding="utf-8") as fh:
+            for a in answered:
+                fh.write(json.dumps(a.to_json(), ensure_ascii=False) + "\n")
+    return 0
+
+
+def list_articles(opts: Options) -> int:
+    engine = opts.engine(create=False)
+    arts = engine.store.list_articles()
+    if not arts:
+        print("The index is empty. Run `citechat ingest`.")
+    for a in sorted(arts.values(), key=lambda a: a.source):
+        print(f"{a.source}\t{a.title[:60]}\t{a.outlet or '-'}\t{a.date or '-'}\t{a.chunks} chunks, {a.sentences} sentences")
+    return 0
+
+
+def remove(opts: Options, sources: list[str]) -> int:
+    engine = opts.engine(create=False)
+    status = 0
+    for source in sources:
+        if engine.remove(source):
+            print(f"removed  {source}")
+        else:
+            print(f"error: {source} is not in the index (see `citechat list`)", file=sys.stderr)
+            status = EXIT_USAGE
+    return status
+
+
+_CHROMA_OWNED = {"chroma.sqlite3", "chroma.sqlite3-journal", "chroma.sqlite3-wal", "chroma.sqlite3-shm"}
+
+
+def _move_aside(index_dir: Path) -> Path | None:
+    """Rename an existing index folder out of the way (keeping a copy of the feedback log in the new one)."""
+    if not index_dir.exists():
+        return None
+    aside = index_dir.with_name(f"{index_dir.name}.old-{int(time.time())}")
+    index_dir.rename(aside)
+    feedback = aside / "feedback.jsonl"
+    if feedback.exists():
+        index_dir.mkdir(parents=True)
+        shutil.copy2(feedback, index_dir / "feedback.jsonl")
+    return aside
+
+
+def rebuild(opts: Options, no_progress: bool) -> int:
+    """Rebuild the index from the article folder. Article files are never touched: the old index folder is
+    moved aside first and deleted only if it held nothing but Chroma's own files."""
+    settings = opts.settings()
+    index_dir, data_dir = Path(settings.index_dir).resolve(), Path(settings.data_dir).resolve()
+    if data_dir == index_dir or index_dir in data_dir.parents:
+        print(f"error: the article folder {data_dir} is inside the index folder {index_dir}; refusing to rebuild. "
+              "Use a separate --index-dir.", file=sys.stderr)
+        return EXIT_USAGE
+    if not data_dir.is_dir():
+        print(f"error: the article folder {data_dir} does not exist; nothing to rebuild from.", file=sys.stderr)
+        return EXIT_USAGE
+    from .engine import Engine
+    from .store import Store
+
+    Store.forget_clients()
+    aside = _move_aside(index_dir)
+    engine = Engine(settings, create=True)
+    report = engine.ingest([data_dir], progress=not no_progress)
+    for w in report.skipped:
+        print(f"warning: {w}", file=sys.stderr)
+    print(f"rebuilt {index_dir}: {report.summary()}")
+    if aside is not None:
+        foreign = [p.name for p in aside.iterdir() if p.name not in _CHROMA_OWNED and p.name != "feedback.jsonl"
+                   and not _looks_like_chroma_segment(p)]
+        if foreign:
+            print(f"the old index folder was kept at {aside} because it holds other files: {', '.join(foreign[:5])}")
+        else:
+            shutil.rmtree(aside, ignore_errors=True)
+    return 0
+
+
+def _looks_like_chroma_segment(p: Path) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(p.name)
+        return p.is_dir()
+    except ValueError:
+        return False
+
+
+def model_install(opts: Options) -> int:
+    from .llm import ensure_local_model
+
+    path = ensure_local_model()
+    print(f"local model ready: {path}")
+    return 0
+
+
+def doctor(opts: Options) -> int:
+    from .doctor import diagnose, format_checks
+
+    checks = diagnose(opts.settings())
+    print(format_checks(checks))
+    return 0 if all(c.ok for c in checks) else 1
+
+
+def calibrate(opts: Options, files: list[Path]) -> int:
+    from .calibration import calibrate as run_calibration
+
+    engine = opts.engine(create=False)
+    print(run_calibration(engine, [Path(f) for f in files]))
+    return 0
+
+
+# --- the web app ---------------------------------------------------------------------------------------
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise SettingsError("CITECHAT_AUTH must look like user:password")
+    return user, password
+
+
+def serve(opts: Options, host: str | None, port: int | None, ingest_first: bool) -> int:
+    """Start the web app (Gradio) and serve until interrupted."""
+    from .engine import Engine
+
+    settings = opts.settings(**{k: v for k, v in {"host": host, "port": port}.items() if v is not None})
+    auth = parse_auth(settings.auth)
+    try:
+        engine = Engine(settings, create=True)
+        if ingest_first:
+            print(engine.ingest().summary())
+        engine.warm_up()
+    except ValueError as e:  # a bad value found while building the engine: one line, like a settings error
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if not engine.store.list_articles():
+        print(f"warning: the index in {settings.index_dir} is empty; run `citechat ingest` or start with --ingest",
+              file=sys.stderr)
+    if settings.host not in LOOPBACK and auth is None:
+        print(f"warning: serving on {settings.host} without a password; set CITECHAT_AUTH=user:pass. Library uploads "
+              f"are {'on (CITECHAT_ALLOW_UPLOADS)' if settings.uploads_enabled else 'off'}.", file=sys.stderr)
+    from .ui.app import build_app, launch_kwargs
+
+    demo = build_app(engine)
+    print(f"citechat is running on http://{settings.host}:{settings.port}", flush=True)
+    demo.queue(default_concurrency_limit=settings.concurrency, max_size=256).launch(
+        server_name=settings.host, server_port=settings.port, auth=auth, show_error=False,
+        max_file_size="5mb", **launch_kwargs(),
+    )
+    return 0
