@@ -222,7 +222,7 @@ class Indexer:
                 if source in seen or not art.path:
                     continue
                 p = Path(art.path)
-                in_folder = any(_is_within(p.resolve(), d) for d in folders)
+                in_folder = any(p.resolve().is_relative_to(d) for d in folders)
                 if in_folder and not p.exists():
                     self.store.delete_article(source)
                     report.removed.append(source)
@@ -255,11 +255,3 @@ class Indexer:
             report.unchanged.append(article.source)
             return
         pending.append((article, old is not None))
-
-
-def _is_within(path: Path, folder: Path) -> bool:
-    try:
-        path.relative_to(folder)
-        return True
-    except ValueError:
-        return False
