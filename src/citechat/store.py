@@ -217,8 +217,9 @@ class Store:
         return dict(zip(got["ids"], got["documents"]))
 
     def current_texts(self, hashes: dict[str, str]) -> dict[str, str]:
-        """Cleaned texts of the given articles, only where the stored article still has the given content hash
-        (cached; an article replaced since then is re-read, a removed one is left out)."""
+        """Cleaned texts of the given articles at the given content hashes: from the cache when it holds that
+        version, else from the store, which only has the current one (a replaced or removed article is left out,
+        unless this store still caches the asked-for version, whose offsets the text then fits)."""
         out, missing = {}, []
         with self._texts_lock:
             for source, h in hashes.items():
