@@ -262,8 +262,8 @@ def corpus_table(title: str, n_articles: int, tallies: dict[str, Tally], extra: 
     rows = [f"### {title}: {n_articles} articles, {sum(1 for _ in extra['bounds'][ref])} lines", "",
             f"Run-on sites (\"spot.At\"): {sites['run_on']}. Abbreviation sites: "
             + ", ".join(f"{k} {v}" for k, v in sites["abbreviation"].items()) + ".", "",
-            "| splitter | sentences | run-on ends missed | false splits at abbreviations | splits at abbreviations "
-            "before a capital word (unclear) | ms per 1000 sentences |", "|---|---|---|---|---|---|"]
+            ("| splitter | sentences | run-on ends missed | false splits at abbreviations | splits at abbreviations "
+             "before a capital word (unclear) | ms per 1000 sentences |"), "|---|---|---|---|---|---|"]
     for name, t in tallies.items():
         false = sum(t.abbrev_false.values())
         cap = sum(t.abbrev_capital.values())

@@ -195,7 +195,7 @@ def test_a_replaced_article_hides_its_old_sentences(setup):
 
 
 def test_another_embedder_is_refused(setup):
-    settings, store, indexer, data = setup
+    settings, _, indexer, data = setup
     indexer.ingest([data], progress=False)
     with pytest.raises(IndexOutdated, match="test-hash"):
         Store(settings, "some-other-embedder", create=False)
