@@ -26,17 +26,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # scale.py beside it
 CACHE = ROOT / "bench" / ".cache"
 RESULTS = ROOT / "bench" / "results"
 
+from citechat.evaluation import percentile  # noqa: E402
+
 
 def spread(values: list[float]) -> dict[str, float]:
     values = [v for v in values if v is not None]
     if not values:
         return {"median": None, "min": None, "max": None}
     return {"median": round(statistics.median(values), 3), "min": round(min(values), 3), "max": round(max(values), 3)}
-
-
-def pct(values: list[float], p: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))] if s else 0.0
 
 
 def _answers(eval_files: list[Path]) -> list[str]:
@@ -150,7 +147,7 @@ def query_worker(data: Path, index: Path, questions: Path, repeats: int, embedde
     for _ in range(repeats):
         res, _ = evaluate(engine, cases, warm=False)
         m = res.metrics()
-        stages = {k: {"p50": pct(v, 50), "p95": pct(v, 95)} for k, v in res.stage_ms.items()}
+        stages = {k: {"p50": percentile(v, 50), "p95": percentile(v, 95)} for k, v in res.stage_ms.items()}
         runs.append({"p50": m["latency_p50_ms"], "p95": m["latency_p95_ms"], "stages": stages,
                      "answer_accuracy": m["answer_accuracy"], "abstention_accuracy": m["abstention_accuracy"],
                      "citation_hit_rate": m["citation_hit_rate"], "median_cited_chars": m["median_cited_chars"]})
@@ -161,7 +158,7 @@ def query_worker(data: Path, index: Path, questions: Path, repeats: int, embedde
             t = time.perf_counter()
             engine.retriever.retrieve(c.question)
             retrieval_only.append((time.perf_counter() - t) * 1000)
-        run["retrieval_only_p50"] = pct(retrieval_only, 50)
+        run["retrieval_only_p50"] = percentile(retrieval_only, 50)
     return {"startup_s": startup, "runs": runs, "peak_rss_mb": rss_mb}
 
 
@@ -214,7 +211,7 @@ def baseline_vanilla(data: Path, questions: Path, repeats: int, embedder_name: s
                 else:
                     abst += 0  # it always answers
             n_ans = sum(1 for c in cases if c.answers)
-            runs.append({"p50": pct(lat, 50), "p95": pct(lat, 95), "answer_accuracy": correct / n_ans,
+            runs.append({"p50": percentile(lat, 50), "p95": percentile(lat, 95), "answer_accuracy": correct / n_ans,
                          "citation_hit_rate": hits / n_ans, "abstention_accuracy": 0.0,
                          "median_cited_chars": statistics.median(lengths) if lengths else 0})
         chunks = len(client.get_collection("vanilla").get(include=[])["ids"])
@@ -268,7 +265,8 @@ def load_test(url: str, questions: list[str], reference: dict[str, dict], sessio
     wall = time.perf_counter() - t0
     return {"sessions": sessions, "seconds": round(wall, 1), "requests": len(lat), "errors": len(errors),
             "error_samples": errors[:5], "mixed_up_answers": mixups, "throughput_rps": round(len(lat) / wall, 2),
-            "p50_ms": round(pct(lat, 50), 1), "p95_ms": round(pct(lat, 95), 1), "p99_ms": round(pct(lat, 99), 1)}
+            "p50_ms": round(percentile(lat, 50), 1), "p95_ms": round(percentile(lat, 95), 1),
+            "p99_ms": round(percentile(lat, 99), 1)}
 
 
 def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:

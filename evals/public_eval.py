@@ -24,16 +24,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
 from public_sets import ROOT, SETS, Question, engine_for, read_set, set_file  # noqa: E402
 
-from citechat.evaluation import holds_answer  # noqa: E402
+from citechat.evaluation import holds_answer, percentile  # noqa: E402
 
 FOLD_DIR = ROOT / "training" / "folds"
 RESULTS = ROOT / "evals" / "results"
-
-
-def _pct(values: list[float], p: float) -> float:
-    if len(values) < 2:
-        return values[0] if values else 0.0
-    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
 
 
 class Tally:
@@ -71,8 +65,8 @@ class Tally:
             "citation_hit": round(self.hits / self.answerable, 3) if self.answerable else None,
             "fabricated_citations": self.fabricated,
             "median_cited_chars": statistics.median(self.cited_chars) if self.cited_chars else 0,
-            "latency_p50_ms": round(_pct(self.latency_ms, 50), 1) if self.latency_ms else None,
-            "latency_p95_ms": round(_pct(self.latency_ms, 95), 1) if self.latency_ms else None,
+            "latency_p50_ms": round(percentile(self.latency_ms, 50), 1) if self.latency_ms else None,
+            "latency_p95_ms": round(percentile(self.latency_ms, 95), 1) if self.latency_ms else None,
         }
 
 

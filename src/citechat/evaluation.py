@@ -7,9 +7,17 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from .answers import Answer
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The p-th percentile (p a whole number, 1..99), interpolated between the two nearest values
+    (`statistics.quantiles`, method "inclusive"); 0.0 for no values."""
+    if len(values) < 2:
+        return float(values[0]) if values else 0.0
+    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
 
 
 @dataclass
@@ -42,29 +50,23 @@ class EvalResult:
     modes: dict[str, int] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, Any]:
-        def pct(values: list[float], p: float) -> float:
-            if not values:
-                return 0.0
-            s = sorted(values)
-            return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
-
         return {
             "answer_accuracy": self.correct_answers / self.n_answerable if self.n_answerable else None,
             "abstention_accuracy": self.correct_abstentions / self.n_unanswerable if self.n_unanswerable else None,
             "citation_hit_rate": self.citation_hits / self.n_answerable if self.n_answerable else None,
             "unfaithful_citations": self.unfaithful_citations,
             "median_cited_chars": statistics.median(self.cited_lengths) if self.cited_lengths else 0,
-            "latency_p50_ms": pct(self.latencies_ms, 50),
-            "latency_p95_ms": pct(self.latencies_ms, 95),
-            "stage_p50_ms": {k: round(pct(v, 50), 1) for k, v in self.stage_ms.items()},
+            "latency_p50_ms": percentile(self.latencies_ms, 50),
+            "latency_p95_ms": percentile(self.latencies_ms, 95),
+            "stage_p50_ms": {k: round(percentile(v, 50), 1) for k, v in self.stage_ms.items()},
             "by_kind": {k: f"{v[0]}/{v[1]}" for k, v in sorted(self.by_kind.items())},
             "questions": self.n_answerable + self.n_unanswerable,
             "modes": dict(self.modes),
             "llm_calls": self.llm_calls,
             "unverified_shown_as_cited": self.unverified_shown_as_cited,
-            "first_token_p50_ms": pct(self.first_token_ms, 50) if self.first_token_ms else None,
-            "raw_prefill_p50_ms": pct(self.raw_prefill_ms, 50) if self.raw_prefill_ms else None,
-            "first_token_to_prefill_ratio": (pct(self.first_token_ms, 50) / pct(self.raw_prefill_ms, 50))
+            "first_token_p50_ms": percentile(self.first_token_ms, 50) if self.first_token_ms else None,
+            "raw_prefill_p50_ms": percentile(self.raw_prefill_ms, 50) if self.raw_prefill_ms else None,
+            "first_token_to_prefill_ratio": (percentile(self.first_token_ms, 50) / percentile(self.raw_prefill_ms, 50))
             if self.first_token_ms and self.raw_prefill_ms else None,
         }
 
@@ -144,6 +146,12 @@ def evaluate(engine: Any, cases: Iterable[EvalCase], warm: bool = True,
     res = EvalResult()
     answers: list[Answer] = []
     texts: dict[str, str] = {}
+
+    def article_text(source: str) -> str:
+        if source not in texts:
+            texts[source] = engine.store.article_text(source) or ""
+        return texts[source]
+
     llm_answerer = getattr(engine.answerer, "calls", None) is not None
     for case in cases:
         if llm_answerer and compare_prefill:
@@ -152,57 +160,71 @@ def evaluate(engine: Any, cases: Iterable[EvalCase], warm: bool = True,
                 res.raw_prefill_ms.append(raw)
             _bust_cache(engine)
         calls_before = engine.answerer.calls if llm_answerer else 0
-        t0 = time.perf_counter()
-        ans = None
-        first = None
-        for item in engine.ask_stream(case.question):
-            if isinstance(item, str):
-                if first is None and item:
-                    first = (time.perf_counter() - t0) * 1000
-            else:
-                ans = item
-        assert ans is not None
-        res.latencies_ms.append((time.perf_counter() - t0) * 1000)
-        if first is not None:
-            res.first_token_ms.append(first)
+        ans = _timed_answer(engine, case.question, res)
         if llm_answerer:
             made = engine.answerer.calls - calls_before
             res.llm_calls += made
             if made and not case.answers:
                 res.misses.append(f"{case.id} (unanswerable): the LLM was called")
-        res.modes[ans.mode] = res.modes.get(ans.mode, 0) + 1
-        for sent in ans.sentence_checks():
-            if not sent["verified"] and sent["citations"]:
-                res.unverified_shown_as_cited += 1
         ans.id = case.id
         answers.append(ans)
-        for k, v in ans.timings_ms.items():
-            res.stage_ms.setdefault(k, []).append(v)
-        ok = answer_is_correct(case, ans)
-        kind = res.by_kind.setdefault(case.kind or ("unanswerable" if not case.answers else "answerable"), [0, 0])
-        kind[1] += 1
-        kind[0] += int(ok)
-        for c in ans.citations:
-            res.cited_lengths.append(len(c.text))
-            if c.source not in texts:
-                texts[c.source] = engine.store.article_text(c.source) or ""
-            if texts[c.source][c.start: c.end] != c.text:
-                res.unfaithful_citations += 1
-                res.misses.append(f"{case.id}: citation [{c.n}] text is not at {c.source}[{c.start}:{c.end}]")
-        if case.answers:
-            res.n_answerable += 1
-            res.correct_answers += int(ok)
-            hit = citation_hit(case, ans)
-            res.citation_hits += int(hit)
-            if not ok or not hit:
-                what = "wrong answer" if not ok else "answer right, citation misses the evidence"
-                res.misses.append(f"{case.id} ({case.kind}): {what}: {case.question!r} -> {ans.answer[:160]!r}")
-        else:
-            res.n_unanswerable += 1
-            res.correct_abstentions += int(ok)
-            if not ok:
-                res.misses.append(f"{case.id} (unanswerable): answered {case.question!r} -> {ans.answer[:160]!r}")
+        _record_answer(res, ans)
+        _score(res, case, ans, article_text)
     return res, answers
+
+
+def _timed_answer(engine: Any, question: str, res: EvalResult) -> Answer:
+    """Ask through the streaming path; record the latency and (when text streams) the time to the first token."""
+    t0 = time.perf_counter()
+    ans = None
+    first = None
+    for item in engine.ask_stream(question):
+        if isinstance(item, str):
+            if first is None and item:
+                first = (time.perf_counter() - t0) * 1000
+        else:
+            ans = item
+    assert ans is not None
+    res.latencies_ms.append((time.perf_counter() - t0) * 1000)
+    if first is not None:
+        res.first_token_ms.append(first)
+    return ans
+
+
+def _record_answer(res: EvalResult, ans: Answer) -> None:
+    """Tally what does not depend on the gold answer: mode, unverified cited sentences, stage timings."""
+    res.modes[ans.mode] = res.modes.get(ans.mode, 0) + 1
+    for sent in ans.sentence_checks():
+        if not sent["verified"] and sent["citations"]:
+            res.unverified_shown_as_cited += 1
+    for k, v in ans.timings_ms.items():
+        res.stage_ms.setdefault(k, []).append(v)
+
+
+def _score(res: EvalResult, case: EvalCase, ans: Answer, article_text: Callable[[str], str]) -> None:
+    """Score one answer against its case: correctness (by kind), faithful citations, evidence hit, misses."""
+    ok = answer_is_correct(case, ans)
+    kind = res.by_kind.setdefault(case.kind or ("unanswerable" if not case.answers else "answerable"), [0, 0])
+    kind[1] += 1
+    kind[0] += int(ok)
+    for c in ans.citations:
+        res.cited_lengths.append(len(c.text))
+        if article_text(c.source)[c.start: c.end] != c.text:
+            res.unfaithful_citations += 1
+            res.misses.append(f"{case.id}: citation [{c.n}] text is not at {c.source}[{c.start}:{c.end}]")
+    if case.answers:
+        res.n_answerable += 1
+        res.correct_answers += int(ok)
+        hit = citation_hit(case, ans)
+        res.citation_hits += int(hit)
+        if not ok or not hit:
+            what = "wrong answer" if not ok else "answer right, citation misses the evidence"
+            res.misses.append(f"{case.id} ({case.kind}): {what}: {case.question!r} -> {ans.answer[:160]!r}")
+    else:
+        res.n_unanswerable += 1
+        res.correct_abstentions += int(ok)
+        if not ok:
+            res.misses.append(f"{case.id} (unanswerable): answered {case.question!r} -> {ans.answer[:160]!r}")
 
 
 def format_report(res: EvalResult, path: str) -> str:

@@ -27,6 +27,9 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 
+Pending = list[tuple[Article, bool]]  # loaded articles waiting for a batch, each with "was already stored"
+Batches = list[tuple[Future, Pending]]  # queued batches (future of the sentences embedded), oldest first
+
 
 @dataclass
 class IngestReport:
@@ -172,41 +175,34 @@ class Indexer:
         self.remove_leftovers()
         paths = [Path(p) for p in paths]
         stored = self.store.list_articles()
-        files = list(iter_article_files(paths))
         seen: set[str] = set()
         calls_before = self.embedder.calls
+        self._ingest_files(list(iter_article_files(paths)), report, stored, seen, progress, on_article)
+        if sync_folders:
+            self._remove_missing(paths, stored, seen, report)
+        report.seconds = time.perf_counter() - t0
+        log.info("ingest: %s (embed calls: %d)", report.summary(), self.embedder.calls - calls_before,
+                 extra={"event": "ingest", "added": len(report.added), "updated": len(report.updated),
+                        "removed": len(report.removed), "unchanged": len(report.unchanged),
+                        "skipped": len(report.skipped), "sentences_embedded": report.sentences_embedded,
+                        "seconds": round(report.seconds, 2)})
+        return report
+
+    def _ingest_files(self, files: list[Path], report: IngestReport, stored: dict, seen: set[str], progress: bool,
+                      on_article: Callable[[str, str], None] | None) -> None:
+        """Load, split, embed and store `files` in batches; report each batch once it is in the store."""
         bar = tqdm(files, desc="Ingesting", unit="file", delay=1.0, disable=not progress or len(files) == 0)
-        pending: list[tuple[Article, bool]] = []
-
-        batches: list[tuple[Future, list[tuple[Article, bool]]]] = []
-
-        def flush() -> None:
-            if not pending:
-                return
-            # Sentences of new articles can only be leftovers, removed above: no per-article delete needed.
-            batch = list(pending)
-            batches.append((self.add_articles([a for a, _ in batch], replace={a.source for a, was in batch if was}),
-                            batch))
-            pending.clear()
-
-        def settle() -> None:  # report batches that are in the store, in order
-            while batches and batches[0][0].done():
-                fut, batch = batches.pop(0)
-                report.sentences_embedded += fut.result()
-                for a, was_stored in batch:
-                    (report.updated if was_stored else report.added).append(a.source)
-                    if on_article:
-                        on_article(a.source, "updated" if was_stored else "added")
-
+        pending: Pending = []
+        batches: Batches = []
         try:
             for f in bar:
                 self._take(f, report, stored, seen, pending)
                 if len(pending) >= self.batch_articles or sum(len(a.text) for a, _ in pending) >= self.batch_chars:
-                    flush()
-                settle()
-            flush()
+                    self._flush(pending, batches)
+                self._settle(batches, report, on_article)
+            self._flush(pending, batches)
             self.wait_for_writes()
-            settle()
+            self._settle(batches, report, on_article)
         except BaseException:
             # Let queued batches finish or fail (each is complete or invisible), then report the first problem.
             try:
@@ -216,26 +212,42 @@ class Indexer:
             raise
         finally:
             self.embedder.close_workers()
-        if sync_folders:
-            folders = [p.resolve() for p in paths if p.is_dir()]
-            for source, art in stored.items():
-                if source in seen or not art.path:
-                    continue
-                p = Path(art.path)
-                in_folder = any(_is_within(p.resolve(), d) for d in folders)
-                if in_folder and not p.exists():
-                    self.store.delete_article(source)
-                    report.removed.append(source)
-        report.seconds = time.perf_counter() - t0
-        log.info("ingest: %s (embed calls: %d)", report.summary(), self.embedder.calls - calls_before,
-                 extra={"event": "ingest", "added": len(report.added), "updated": len(report.updated),
-                        "removed": len(report.removed), "unchanged": len(report.unchanged),
-                        "skipped": len(report.skipped), "sentences_embedded": report.sentences_embedded,
-                        "seconds": round(report.seconds, 2)})
-        return report
+
+    def _flush(self, pending: Pending, batches: Batches) -> None:
+        """Queue the pending (article, was stored) pairs as one batch and empty `pending`."""
+        if not pending:
+            return
+        # Sentences of new articles can only be leftovers, removed by `ingest`: no per-article delete needed.
+        batch = list(pending)
+        batches.append((self.add_articles([a for a, _ in batch], replace={a.source for a, was in batch if was}),
+                        batch))
+        pending.clear()
+
+    @staticmethod
+    def _settle(batches: Batches, report: IngestReport, on_article: Callable[[str, str], None] | None) -> None:
+        """Report the batches that are in the store, in order (the oldest first; stops at one still running)."""
+        while batches and batches[0][0].done():
+            fut, batch = batches.pop(0)
+            report.sentences_embedded += fut.result()
+            for a, was_stored in batch:
+                (report.updated if was_stored else report.added).append(a.source)
+                if on_article:
+                    on_article(a.source, "updated" if was_stored else "added")
+
+    def _remove_missing(self, paths: list[Path], stored: dict, seen: set[str], report: IngestReport) -> None:
+        """Remove articles ingested from one of the given folders whose file is gone."""
+        folders = [p.resolve() for p in paths if p.is_dir()]
+        for source, art in stored.items():
+            if source in seen or not art.path:
+                continue
+            p = Path(art.path)
+            in_folder = any(p.resolve().is_relative_to(d) for d in folders)
+            if in_folder and not p.exists():
+                self.store.delete_article(source)
+                report.removed.append(source)
 
     def _take(self, f: Path, report: IngestReport, stored: dict, seen: set[str],
-              pending: list[tuple[Article, bool]]) -> None:
+              pending: Pending) -> None:
         """Load one file and queue it if it is new or changed."""
         if not f.exists():
             report.skipped.append(f"{f}: no such file or folder")
@@ -255,11 +267,3 @@ class Indexer:
             report.unchanged.append(article.source)
             return
         pending.append((article, old is not None))
-
-
-def _is_within(path: Path, folder: Path) -> bool:
-    try:
-        path.relative_to(folder)
-        return True
-    except ValueError:
-        return False

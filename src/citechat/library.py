@@ -71,9 +71,7 @@ def delete_article(engine: Engine, source: str) -> Path | None:
     engine.remove(source)
     data_dir = Path(engine.settings.data_dir).resolve()
     path = Path(stored.path) if stored.path else data_dir / source
-    try:
-        path.resolve().relative_to(data_dir)
-    except ValueError:
+    if not path.resolve().is_relative_to(data_dir):
         return None  # a file outside the article folder is never touched
     if not path.exists():
         return None

@@ -2,8 +2,9 @@
 
 Three collections:
 - `<prefix>_sentences`: one lean record per sentence (embedding, source, content hash, packed offsets), written
-  and queried through `SentenceVectorStore`, a llama-index `ChromaVectorStore`. The sentence text is not stored
-  again: it is the article's cleaned text between the offsets, so a citation is exact by construction.
+  and queried through `SentenceVectorStore` (sentence_store.py), a llama-index `ChromaVectorStore`. The sentence
+  text is not stored again: it is the article's cleaned text between the offsets, so a citation is exact by
+  construction.
 - `<prefix>_articles`: one record per article (cleaned text, title, outlet, date, content hash). It is written
   last during an ingest, so it marks an article as complete; sentences without it are leftovers.
 - `<prefix>_meta`: the revision record, changed on every add/replace/remove (other processes watch it).
@@ -16,23 +17,22 @@ import hashlib
 import json
 import logging
 import sqlite3
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
-from llama_index.core.schema import BaseNode, TextNode
-from llama_index.core.vector_stores.types import VectorStoreQueryResult
-from llama_index.vector_stores.chroma import ChromaVectorStore
-from llama_index.vector_stores.chroma.base import MAX_CHUNK_SIZE, chunk_list
-from pydantic import PrivateAttr
+from cachetools import LRUCache
 
 from .config import SCHEMA_VERSION, Settings
 from .errors import IndexOutdated, IndexProblem
+from .sentence_store import SentenceVectorStore, unpack_sentence_meta
 
 log = logging.getLogger(__name__)
 
+TEXT_CACHE_SIZE = 5000  # articles whose cleaned text `current_texts` keeps
 
 
 @dataclass
@@ -53,61 +53,6 @@ class StoredArticle:
             content_hash=str(m.get("content_hash", "")), path=str(m.get("path", "")),
             sentences=int(m.get("sentences", 0)), chunks=int(m.get("chunks", 0)),
         )
-
-
-POS_KEYS = ("sentence", "start", "end", "chunk", "chunk_start", "chunk_end")
-
-
-def pack_sentence_meta(meta: dict[str, Any]) -> dict[str, Any]:
-    """Sentence metadata as stored: three fields (each stored field costs Chroma an index row per sentence)."""
-    return {"source": meta["source"], "content_hash": meta["content_hash"],
-            "pos": " ".join(str(int(meta[k])) for k in POS_KEYS)}
-
-
-def unpack_sentence_meta(m: dict[str, Any] | None) -> dict[str, Any]:
-    """Stored sentence metadata -> {source, content_hash, sentence, start, end, chunk, chunk_start, chunk_end}."""
-    m = dict(m or {})
-    pos = str(m.pop("pos", "") or "").split()
-    if len(pos) == len(POS_KEYS):
-        m.update(zip(POS_KEYS, map(int, pos)))
-    return m
-
-
-class SentenceVectorStore(ChromaVectorStore):
-    """llama-index's ChromaVectorStore with lean sentence records. Stock records hold the text twice (document +
-    node JSON) plus 13 metadata fields, and writing them cost more than embedding; these hold an embedding and
-    three fields. Query results get their text from the article records (`article_texts`)."""
-
-    _article_texts: Callable[[dict[str, str]], dict[str, str]] = PrivateAttr()
-
-    def __init__(self, chroma_collection: Any, article_texts: Callable[[dict[str, str]], dict[str, str]]) -> None:
-        super().__init__(chroma_collection=chroma_collection)
-        self._article_texts = article_texts
-
-    def add(self, nodes: list[BaseNode], **add_kwargs: Any) -> list[str]:
-        ids: list[str] = []
-        for part in chunk_list(nodes, MAX_CHUNK_SIZE):
-            self._collection.add(ids=[n.node_id for n in part], embeddings=[n.get_embedding() for n in part],
-                                 metadatas=[pack_sentence_meta(n.metadata) for n in part])
-            ids += [n.node_id for n in part]
-        return ids
-
-    def _query(self, query_embeddings: list[float], n_results: int, where: dict, **kwargs: Any
-               ) -> VectorStoreQueryResult:
-        got = self._collection.query(query_embeddings=query_embeddings, n_results=n_results, where=where or None,
-                                     include=["metadatas", "distances"])
-        metas = [unpack_sentence_meta(m) for m in got["metadatas"][0]]
-        texts = self._article_texts({m.get("source", ""): m.get("content_hash", "") for m in metas})
-        nodes, sims, ids = [], [], []
-        for node_id, meta, dist in zip(got["ids"][0], metas, got["distances"][0]):
-            text = texts.get(meta.get("source", ""))
-            if text is None or "start" not in meta:  # a leftover of an interrupted or replaced ingest
-                continue
-            nodes.append(TextNode(id_=node_id, text=text[meta["start"]: meta["end"]], metadata=meta,
-                                  start_char_idx=meta["start"], end_char_idx=meta["end"]))
-            sims.append(1.0 - float(dist))  # cosine similarity (the collection uses cosine distance)
-            ids.append(node_id)
-        return VectorStoreQueryResult(nodes=nodes, similarities=sims, ids=ids)
 
 
 def _get_all(collection: Any, include: list[str], page: int = 5000) -> dict[str, list]:
@@ -234,7 +179,9 @@ class Store:
                 "Run `citechat index rebuild` to rebuild it from your articles; your article files are not touched."
             ) from e
         self._check_compatible()
-        self._texts: dict[str, tuple[str, str]] = {}  # source -> (content hash, cleaned text)
+        # source -> (content hash, cleaned text); the lock because retrievers in several threads share it
+        self._texts: LRUCache[str, tuple[str, str]] = LRUCache(maxsize=TEXT_CACHE_SIZE)
+        self._texts_lock = threading.Lock()
         self.vector_store = SentenceVectorStore(self.sentences, self.current_texts)
 
     def _check_compatible(self) -> None:
@@ -270,24 +217,25 @@ class Store:
         return dict(zip(got["ids"], got["documents"]))
 
     def current_texts(self, hashes: dict[str, str]) -> dict[str, str]:
-        """Cleaned texts of the given articles, only where the stored article still has the given content hash
-        (cached; an article replaced since then is re-read, a removed one is left out)."""
+        """Cleaned texts of the given articles at the given content hashes: from the cache when it holds that
+        version, else from the store, which only has the current one (a replaced or removed article is left out,
+        unless this store still caches the asked-for version, whose offsets the text then fits)."""
         out, missing = {}, []
-        for source, h in hashes.items():
-            cached = self._texts.get(source)
-            if cached is not None and cached[0] == h:
-                out[source] = cached[1]
-            else:
-                missing.append(source)
+        with self._texts_lock:
+            for source, h in hashes.items():
+                cached = self._texts.get(source)
+                if cached is not None and cached[0] == h:
+                    out[source] = cached[1]
+                else:
+                    missing.append(source)
         if missing:
             got = self.articles.get(ids=missing, include=["documents", "metadatas"])
-            for source, text, meta in zip(got["ids"], got["documents"], got["metadatas"]):
-                h = str((meta or {}).get("content_hash", ""))
-                if len(self._texts) > 5000:  # bound the cache
-                    self._texts.clear()
-                self._texts[source] = (h, text or "")
-                if h == hashes.get(source):
-                    out[source] = text or ""
+            with self._texts_lock:
+                for source, text, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+                    h = str((meta or {}).get("content_hash", ""))
+                    self._texts[source] = (h, text or "")
+                    if h == hashes.get(source):
+                        out[source] = text or ""
         return out
 
     def put_articles(self, sources: list[str], texts: list[str], metas: list[dict[str, Any]],
@@ -336,7 +284,8 @@ class Store:
         for source, text, meta in zip(arts["ids"], arts["documents"], arts["metadatas"]):
             h = str((meta or {}).get("content_hash", ""))
             texts[source] = (h, text or "")
-        self._texts.update(texts)
+        with self._texts_lock:
+            self._texts.update(texts)
         ids, metas = self.sentence_metadatas()
         out_ids, out_texts, out_metas = [], [], []
         for i, m in zip(ids, metas):
