@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -14,7 +16,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # what `citechat` sets (cli.prepare_process)
 
 from citechat.config import Settings  # noqa: E402
-from citechat.embedding import make_embedder  # noqa: E402
+from citechat.embedding import Embedder, make_embedder  # noqa: E402
 from citechat.engine import Engine  # noqa: E402
 from citechat.retrieval import OnnxCrossEncoder  # noqa: E402
 
@@ -54,6 +56,21 @@ def _server_collection(chroma_server, monkeypatch):
 
         monkeypatch.setenv("CITECHAT_COLLECTION", "t" + uuid.uuid4().hex[:12])
     yield
+
+
+class WordHashEmbedder(Embedder):
+    """Bag of words hashed into 256 dimensions: texts sharing words are close, a text is nearest itself."""
+
+    name = "test-word-hash"
+    dim = 256
+    fork_safe = True
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for w in t.lower().split():
+                out[i, int(hashlib.md5(w.strip(".,?").encode()).hexdigest(), 16) % self.dim] += 1.0
+        return out
 
 
 def make_settings(**kw) -> Settings:

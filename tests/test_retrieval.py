@@ -3,32 +3,15 @@ a small word-hashing embedder instead of the big models, so these run in seconds
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pytest
 
-from citechat.embedding import Embedder
 from citechat.engine import Engine
 from citechat.features import candidate_features, question_features
 from citechat.question import analyse_question
 from citechat.retrieval import Candidate, CrossEncoderRanker, Query, Scores, reciprocal_rank_fusion
 
-from conftest import make_settings
-
-
-class WordHashEmbedder(Embedder):
-    """Bag of words hashed into 256 dimensions: texts sharing words are close, a text is nearest itself."""
-
-    name = "test-word-hash"
-    fork_safe = True
-
-    def _encode(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), 256), dtype=np.float32)
-        for i, t in enumerate(texts):
-            for w in t.lower().split():
-                out[i, int(hashlib.md5(w.strip(".,?").encode()).hexdigest(), 16) % 256] += 1.0
-        return out
+from conftest import WordHashEmbedder, make_settings
 
 
 ARTICLES = {

@@ -3,7 +3,6 @@ loaded, so these run in seconds."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -11,28 +10,13 @@ import pytest
 from llama_index.core.vector_stores.types import VectorStoreQuery
 
 from citechat.chunking import split_sentences
-from citechat.embedding import Embedder
 from citechat.errors import IndexOutdated, IndexProblem
 from citechat.indexing import Indexer
 from citechat.loading import load_article
 from citechat.store import Store
 
-from conftest import local_only, make_settings
+from conftest import WordHashEmbedder, local_only, make_settings
 
-DIM = 8
-
-
-class HashEmbedder(Embedder):
-    """Deterministic unit vectors from a hash of the text (equal texts, equal vectors; others differ)."""
-
-    name = "test-hash"
-
-    def _encode(self, texts: list[str]) -> np.ndarray:
-        rows = []
-        for t in texts:
-            digest = hashlib.sha256(t.encode("utf-8")).digest()
-            rows.append(np.frombuffer(digest[:DIM * 4], dtype=np.uint32).astype(np.float64) - 2**31)
-        return np.asarray(rows, dtype=np.float32)
 
 
 HARBOUR = ("Harbour ferry returns\n\n"
@@ -49,7 +33,7 @@ def setup(tmp_path):
     (data / "harbour.txt").write_text(HARBOUR, encoding="utf-8")
     (data / "market.txt").write_text(MARKET, encoding="utf-8")
     settings = make_settings(data_dir=data, index_dir=tmp_path / "index")
-    embedder = HashEmbedder()
+    embedder = WordHashEmbedder()
     store = Store(settings, embedder.name)
     return settings, store, Indexer(settings, store, embedder, workers=0), data
 
@@ -111,7 +95,7 @@ def test_sentence_embeddings_are_the_stored_vectors(setup):
     assert set(got) == set(ids)
     want = indexer.embedder.embed_documents(texts)
     for i, vec in zip(ids, want):
-        assert got[i].shape == (DIM,)
+        assert got[i].shape == (WordHashEmbedder.dim,)
         assert np.allclose(got[i], vec, atol=1e-6)
     assert not np.allclose(got[ids[0]], got[ids[1]])
 
@@ -134,7 +118,7 @@ def test_revision_moves_on_add_and_delete(setup):
     added = store.revision()
     assert added != empty
     assert store.revision() == added  # reading it changes nothing
-    assert Store(settings, HashEmbedder.name, create=False).revision() == added  # another opener sees it
+    assert Store(settings, WordHashEmbedder.name, create=False).revision() == added  # another opener sees it
     indexer.ingest([data], progress=False)  # nothing changed
     assert store.revision() == added
     store.delete_article("market.txt")
@@ -187,7 +171,7 @@ def test_a_replaced_article_hides_its_old_sentences(setup):
     assert store.current_texts({"market.txt": old_hash}) == {"market.txt": MARKET}
     assert store.current_texts({"market.txt": new_hash})["market.txt"] == MARKET + " Parking is free."
     assert store.current_texts({"market.txt": old_hash}) == {}
-    fresh = Store(settings, HashEmbedder.name, create=False)
+    fresh = Store(settings, WordHashEmbedder.name, create=False)
     assert fresh.current_texts({"market.txt": old_hash}) == {}
     of = store.sentences_of("market.txt")
     assert {m["content_hash"] for m in of} == {new_hash}
@@ -197,7 +181,7 @@ def test_a_replaced_article_hides_its_old_sentences(setup):
 def test_another_embedder_is_refused(setup):
     settings, _, indexer, data = setup
     indexer.ingest([data], progress=False)
-    with pytest.raises(IndexOutdated, match="test-hash"):
+    with pytest.raises(IndexOutdated, match=WordHashEmbedder.name):
         Store(settings, "some-other-embedder", create=False)
 
 
@@ -205,7 +189,7 @@ def test_another_embedder_is_refused(setup):
 def test_opening_a_missing_index_without_create(tmp_path):
     settings = make_settings(data_dir=tmp_path, index_dir=tmp_path / "nothing-here")
     with pytest.raises(IndexProblem, match="No index found"):
-        Store(settings, HashEmbedder.name, create=False)
+        Store(settings, WordHashEmbedder.name, create=False)
     assert not (tmp_path / "nothing-here").exists()
 
 
@@ -215,7 +199,7 @@ def test_a_folder_that_is_not_an_index_is_refused(tmp_path):
     folder.mkdir()
     (folder / "notes.txt").write_text("mine", encoding="utf-8")
     with pytest.raises(IndexProblem, match="not a citechat index"):
-        Store(make_settings(data_dir=tmp_path, index_dir=folder), HashEmbedder.name)
+        Store(make_settings(data_dir=tmp_path, index_dir=folder), WordHashEmbedder.name)
 
 
 def test_the_text_cache_is_bounded(setup, monkeypatch):
@@ -223,7 +207,7 @@ def test_the_text_cache_is_bounded(setup, monkeypatch):
     indexer.ingest([data], progress=False)
     hashes = {s: a.content_hash for s, a in store.list_articles().items()}
     monkeypatch.setattr("citechat.store.TEXT_CACHE_SIZE", 1)
-    small = Store(settings, HashEmbedder.name, create=False)
+    small = Store(settings, WordHashEmbedder.name, create=False)
     for _ in range(2):  # the second round reads again what the bound evicted
         got = small.current_texts(hashes)
         assert set(got) == {"harbour.txt", "market.txt"} and got["market.txt"] == MARKET
