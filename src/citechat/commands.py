@@ -9,9 +9,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import SettingsError
+
+if TYPE_CHECKING:
+    from .filters import ArticleFilter
 
 EXIT_USAGE = 2
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -93,11 +96,12 @@ def ingest(opts: Options, paths: list[Path], no_progress: bool) -> int:
     return 0
 
 
-def ask(opts: Options, question: str | None, as_json: bool, jsonl: Path | None, stream: bool) -> int:
-    from .errors import QuestionError
+def ask(opts: Options, question: str | None, as_json: bool, jsonl: Path | None, stream: bool,
+        filters: ArticleFilter | None = None) -> int:
+    from .errors import FilterError, QuestionError
 
     if jsonl is not None:
-        return ask_jsonl(opts, Path(jsonl))
+        return ask_jsonl(opts, Path(jsonl), filters)
     if question is None:
         print("error: give a question, e.g. citechat ask \"Who presented flags in Luohu?\"", file=sys.stderr)
         return EXIT_USAGE
@@ -105,7 +109,7 @@ def ask(opts: Options, question: str | None, as_json: bool, jsonl: Path | None, 
     try:
         if stream:
             ans = None
-            for item in engine.ask_stream(question):
+            for item in engine.ask_stream(question, filters):
                 if isinstance(item, str):
                     print(item, end="", flush=True, file=sys.stderr if as_json else sys.stdout)
                 else:
@@ -113,8 +117,8 @@ def ask(opts: Options, question: str | None, as_json: bool, jsonl: Path | None, 
             if not as_json:
                 print("\n")
         else:
-            ans = engine.ask(question)
-    except QuestionError as e:
+            ans = engine.ask(question, filters)
+    except (QuestionError, FilterError) as e:
         if as_json:
             print(json.dumps({"question": question, "error": str(e)}, ensure_ascii=False))
         print(f"error: {e}", file=sys.stderr)
@@ -132,7 +136,7 @@ def _read_question(line: str) -> dict[str, Any]:
     return item
 
 
-def ask_jsonl(opts: Options, path: Path) -> int:
+def ask_jsonl(opts: Options, path: Path, filters: ArticleFilter | None = None) -> int:
     from .errors import QuestionError
 
     if not path.is_file():
@@ -140,6 +144,7 @@ def ask_jsonl(opts: Options, path: Path) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     engine = opts.engine(create=False)
+    engine.allowed_sources(filters)  # a filter that allows no article fails once, before any question
     engine.warm_up()
     failures = 0
     with path.open(encoding="utf-8", errors="replace") as fh:
@@ -153,7 +158,7 @@ def ask_jsonl(opts: Options, path: Path) -> int:
                 print(json.dumps({"id": None, "line": lineno, "error": f"bad input line: {e}"}))
                 continue
             try:
-                ans = engine.ask(item["question"])
+                ans = engine.ask(item["question"], filters)
                 ans.id = item.get("id")
                 print(json.dumps(ans.to_json(), ensure_ascii=False), flush=True)
             except QuestionError as e:
