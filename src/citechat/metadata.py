@@ -116,20 +116,24 @@ def article_year(text: str) -> int | None:
     return max(counts, key=lambda y: (counts[y], y))
 
 
-def _opening(text: str, lines: int = 3, chars: int = 300) -> list[tuple[int, str]]:
-    """(offset, text) of the start of the first few non-empty lines: where a dateline stands."""
+def _opening(text: str, lines: int = 2, chars: int = 300) -> list[tuple[int, str]]:
+    """(offset, text) of the start of the first non-empty lines that are not bylines (the headline and the first
+    paragraph): where a dateline stands."""
     out, pos = [], 0
     for line in text.split("\n"):
-        if line.strip() and len(out) < lines:
+        if len(out) == lines:
+            break
+        if line.strip() and not is_byline(line):
             out.append((pos, line[:chars]))
         pos += len(line) + 1
     return out
 
 
 def dateline(text: str) -> Found | None:
-    """The first date in the opening lines (the title and first paragraphs), as an ISO date. A month and day
-    without a year ("On the afternoon of March 10", "2月7日") take the year of `article_year`; with no year
-    anywhere in the text there is no date (never a guessed year)."""
+    """The dateline: the first date written in the opening (`_opening`: headline and first paragraph, bylines
+    skipped), as an ISO date; dates further on (history, plans) are never taken. A month and day without a year
+    ("On the afternoon of March 10", "2月7日") take the year of `article_year`; when the text names no year there
+    is no date (a year is never guessed). Impossible or future dates are no datelines."""
     for offset, line in _opening(text):
         hits = [(m.start(), m) for form in _DATE_FORMS for m in [form.search(line.translate(_FULLWIDTH))] if m]
         if not hits:
@@ -193,21 +197,21 @@ def _trim_outlet(value: str) -> str:
     return value.strip()
 
 
-def _complete_suffix(value: str) -> str:
+def _complete_suffix(value: str, context: str) -> str:
     """"濟南日" -> "濟南日報", "齐鲁晚" -> "齐鲁晚报": a source line whose paper suffix lost its last character
-    (in the script of the name: traditional names get 報)."""
+    (completed in the script of the surrounding text: traditional text gets 報)."""
     if not _TRUNCATED_SUFFIX.search(value):
         return value
     from .language import to_simplified
 
-    return value + ("報" if to_simplified(value) != value else "报")
+    return value + ("報" if to_simplified(context) != context else "报")
 
 
 def _labelled_outlet(text: str) -> Found | None:
     """The outlet of a "Source:" / "来源：" line, preferring one that looks like a media name."""
     found = []
     for m in _SOURCE_LABEL.finditer(text):
-        value = _complete_suffix(_trim_outlet(m.group(1)))
+        value = _complete_suffix(_trim_outlet(m.group(1)), text[max(0, m.start() - 300): m.end() + 300])
         if value and not value.lower().startswith(("http", "www")):
             found.append(Found(value, m.start(1)))
     with_media = [f for f in found if re.search(_MEDIA_WORDS, f.value, flags=re.IGNORECASE)]
