@@ -166,6 +166,9 @@ def test_found_offset_is_where_the_date_is_written():
         ("Ferry news\n\nThe ferry line opened, Xinhua reported.", "Xinhua"),
         ("Ferry news\n\nThe ferry line opened. The mayor attended.", None),
         ("Ferry news\n\nThe ferry company Harbour Lines Co., Ltd. opened a line.", None),
+        ("City Opens Harbour Daily Market\n\nThe market opened.", None),  # a Title Case headline, no byline
+        ("Ferry news\n\nThe mayor visited the Jinan Central Post Office.", None),
+        ("渡轮新闻\n\n市政府印发《关于渡轮航线的通报》。", None),  # a circular (通报), not a paper
     ],
 )
 def test_outlets(text, outlet):

@@ -168,7 +168,7 @@ def extract_date(text: str) -> str | None:
 # --- outlets -----------------------------------------------------------------------------------------------
 
 _PAPER_SUFFIX = r"(?:日报|日報|晚报|晚報|时报|時報|晨报|晨報|商报|商報|都市报|都市報|青年报|青年報)"
-_ZH_MEDIA_SUFFIX = rf"(?:{_PAPER_SUFFIX}|报|報|周刊|週刊|杂志|雜誌|新闻网|新聞網|电视台|電視台|广播电台|廣播電台)"
+_ZH_MEDIA_SUFFIX = rf"(?:{_PAPER_SUFFIX}|(?<![通公简簡汇匯情捷喜申举舉警预預])[报報]|周刊|週刊|杂志|雜誌|新闻网|新聞網|电视台|電視台|广播电台|廣播電台)"
 _AGENCY = re.compile(
     r"新华社|新華社|中新社|中国新闻社|中國新聞社|\b(?:Xinhua(?: News Agency)?|Reuters|Associated Press|"
     r"Agence France-Presse|Kyodo News|Yonhap)\b"
@@ -180,8 +180,8 @@ _ZH_BYLINE_PAPER = re.compile(
 )
 _ZH_TITLED_PAPER = re.compile(rf"《([\u4e00-\u9fffA-Za-z0-9]{{1,16}}?{_ZH_MEDIA_SUFFIX})》")
 _EN_PAPER = re.compile(
-    r"\b((?:The )?(?:[A-Z][A-Za-z]+ ){1,4}(?:Evening News|Morning Post|Daily News|News Agency|Daily|Times|Post|"
-    r"Herald|Journal|Gazette|Tribune|Newspaper))\b"
+    r"\b((?:The )?(?:[A-Z][A-Za-z]+ ){1,4}(?:Evening News|Morning Post|Daily News|News Agency|Daily|Times|"
+    r"Herald|Journal|Gazette|Tribune|Newspaper))\b"  # not a bare "Post": "Jinan Central Post Office"
 )
 # "濟南日?qǐng)?bào)" loses its 報 in a bad re-encoding and cleans to "濟南日": the first half of a paper suffix.
 _TRUNCATED_SUFFIX = re.compile(r"[\u4e00-\u9fff]{2,}(?:日|晚|時|时|晨|商)$")
@@ -219,10 +219,12 @@ def _labelled_outlet(text: str) -> Found | None:
 
 
 def _named_outlet(text: str, edge: int = 400) -> Found | None:
-    """A paper or news agency named at the head or foot of the article (where bylines and credits stand):
-    a Chinese byline ("齐鲁晚报讯"), a news agency ("新华社北京2月7日电"), 《...日报》, "... Daily"."""
-    tail_start = max(edge, len(text) - edge)
-    for part, offset in ((text[:edge], 0), (text[tail_start:], tail_start)):
+    """A paper or news agency named at the head or foot of the article (where bylines and credits stand; the
+    first line is skipped, a Title Case headline is no byline): a Chinese byline ("齐鲁晚报讯"), a news agency
+    ("新华社北京2月7日电"), 《...日报》, "... Daily"."""
+    head = text.find("\n") + 1 if "\n" in text.strip() else 0
+    tail_start = max(head + edge, len(text) - edge)
+    for part, offset in ((text[head:head + edge], head), (text[tail_start:], tail_start)):
         for pattern in (_ZH_BYLINE_PAPER, _AGENCY, _ZH_TITLED_PAPER, _EN_PAPER):
             m = pattern.search(part)
             if m:
