@@ -87,7 +87,7 @@ def ingest(opts: Options, paths: list[Path], no_progress: bool) -> int:
               f"(default: {engine.settings.data_dir}).", file=sys.stderr)
         return EXIT_USAGE
     report = engine.ingest(paths, progress=not no_progress)
-    for kind in ("added", "updated", "removed"):
+    for kind in ("added", "updated", "removed", "refreshed"):
         for s in getattr(report, kind):
             print(f"{kind:8} {s}")
     for w in report.skipped:
