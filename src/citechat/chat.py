@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 from .answers import CANNOT_ANSWER, Answer, final_item
 from .engine import Engine
+from .filters import ArticleFilter
 from .language import chinese_terms, proper_terms
 
 log = logging.getLogger(__name__)
@@ -100,10 +101,11 @@ def standalone_question(engine: Engine, conversation: Conversation, message: str
     return f"{message} ({' '.join(terms)})" if terms else message
 
 
-def ask_stream(engine: Engine, conversation: Conversation, message: str) -> Iterator[str | Turn]:
+def ask_stream(engine: Engine, conversation: Conversation, message: str,
+               filters: ArticleFilter | None = None) -> Iterator[str | Turn]:
     """Text deltas while an LLM writes, then the recorded `Turn`. Follow-ups are made standalone first; one that
     cannot be (it follows an abstention) is recorded as an abstention with its reason, without retrieving.
-    Raises QuestionError for an unusable message."""
+    `filters` narrows the articles (FilterError when none match). Raises QuestionError for an unusable message."""
     engine.validate_question(message)
     question = standalone_question(engine, conversation, message)
     if question is None:
@@ -111,16 +113,16 @@ def ask_stream(engine: Engine, conversation: Conversation, message: str) -> Iter
         yield conversation.add(message.strip(), Answer(question=message.strip(), answer=CANNOT_ANSWER,
                                                        answerable=False, reason=UNRESOLVED_FOLLOW_UP))
         return
-    for item in engine.ask_stream(question):
+    for item in engine.ask_stream(question, filters):
         if isinstance(item, Answer):
             yield conversation.add(message.strip(), item)
         else:
             yield item
 
 
-def ask(engine: Engine, conversation: Conversation, message: str) -> Turn:
+def ask(engine: Engine, conversation: Conversation, message: str, filters: ArticleFilter | None = None) -> Turn:
     """Answer one message and record it (see `ask_stream`)."""
-    return final_item(ask_stream(engine, conversation, message), Turn)
+    return final_item(ask_stream(engine, conversation, message, filters), Turn)
 
 
 def feedback_record(turn: Turn, liked: bool) -> dict[str, Any]:

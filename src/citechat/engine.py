@@ -22,6 +22,7 @@ from .question import analyse_question
 from .retrieval import OnnxCrossEncoder, Retriever
 from .store import Store
 from .errors import QuestionError
+from .filters import ArticleFilter
 
 log = logging.getLogger(__name__)
 
@@ -94,12 +95,14 @@ class Engine:
             c.outlet = c.outlet or str(m.get("outlet", ""))
             c.date = c.date or str(m.get("date", ""))
 
-    def ask(self, question: str) -> Answer:
-        return final_item(self.ask_stream(question), Answer)
+    def ask(self, question: str, filters: ArticleFilter | None = None) -> Answer:
+        return final_item(self.ask_stream(question, filters), Answer)
 
-    def ask_stream(self, question: str) -> Iterator[str | Answer]:
-        """Text deltas while an LLM writes (none for the extractive answerer), then the final `Answer`."""
+    def ask_stream(self, question: str, filters: ArticleFilter | None = None) -> Iterator[str | Answer]:
+        """Text deltas while an LLM writes (none for the extractive answerer), then the final `Answer`.
+        `filters` narrows the articles answers may come from."""
         q = self.validate_question(question)
+        # TODO: filter backend (restrict retrieval to `filters`; FilterError when it matches no article)
         t0 = time.perf_counter()
         retrieved = self.retriever.retrieve(analyse_question(q))
         t1 = time.perf_counter()

@@ -38,3 +38,7 @@ class IndexOutdated(IndexProblem):
 
 class ModelLoadError(CitechatError, RuntimeError):
     """A model could not be loaded; the message says which and what to do."""
+
+
+class FilterError(CitechatError, ValueError):
+    """A filter (articles, outlets, dates) is malformed or matches no article; the message says how to widen it."""
