@@ -182,8 +182,11 @@ def ask(opts: Options,
         jsonl: Annotated[Optional[Path], _opt("--jsonl", metavar="FILE",
                                               help="answer every {\"id\", \"question\"} line of FILE")] = None,
         stream: Annotated[bool, typer.Option("--stream", help="print the LLM's words as they arrive, then the "
-                                                              "checked answer")] = False) -> int:
-    return commands.ask(opts, question, as_json, jsonl, stream)
+                                                              "checked answer")] = False,
+        as_markdown: Annotated[bool, typer.Option("--markdown", help="print the answer and its quoted citations "
+                                                                     "as Markdown (as the web app exports it)")] = False
+        ) -> int:
+    return commands.ask(opts, question, as_json, jsonl, stream, as_markdown)
 
 
 @app.command(name="eval", help="score a question set (dev.jsonl format)")
