@@ -41,7 +41,7 @@ def conv() -> Conversation:
 
 
 def _sections(md: str) -> list[str]:
-    return re.split(r"^## ", md, flags=re.M)[1:]
+    return re.split(r"^## ", md, flags=re.MULTILINE)[1:]
 
 
 def test_markdown_quotes_each_sentence_with_offsets_and_metadata(conv):
@@ -61,7 +61,7 @@ def test_markdown_numbering_matches_the_markers_in_the_answer(conv):
     first = _sections(conversation_markdown(conv, WHEN))[0]
     body, citations = first.split("### Citations")
     in_text = re.findall(r"\[(\d+)\]", body)
-    listed = re.findall(r"^\[(\d+)\] \*\*", citations, flags=re.M)
+    listed = re.findall(r"^\[(\d+)\] \*\*", citations, flags=re.MULTILINE)
     assert in_text == listed == ["1", "2"]
     # each number's entry quotes the sentence that stands before that marker in the answer
     for n, sentence in (("1", LUOHU), ("2", LUOHU_2)):
@@ -130,9 +130,9 @@ def test_cli_ask_markdown(tmp_path):
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("# citechat conversation")
     assert "## 1. Who presented flags in Luohu?" in p.stdout
-    m = re.search(r"^\[1\] \*\*.+`001_a87b5d3a02c24cc1.txt` · characters (\d+)-(\d+)$", p.stdout, flags=re.M)
+    m = re.search(r"^\[1\] \*\*.+`001_a87b5d3a02c24cc1.txt` · characters (\d+)-(\d+)$", p.stdout, flags=re.MULTILINE)
     assert m, p.stdout
-    quoted = re.search(r"^> (.+)$", p.stdout, flags=re.M).group(1)
+    quoted = re.search(r"^> (.+)$", p.stdout, flags=re.MULTILINE).group(1)
     assert "Liu Sheng and Vanderfan presented flags" in quoted
     assert int(m.group(2)) - int(m.group(1)) == len(quoted)
     p = run(["ask", "--markdown", "What is the capital of France?"], index)
