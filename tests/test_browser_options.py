@@ -180,3 +180,36 @@ def test_phone_width_stacks_sources_under_chat_and_markers_are_tappable(browser,
         shoot(pg, "phone.png", full_page=True)  # the chat, and the tapped source under it
     finally:
         ctx.close()
+
+
+def _article_options(page) -> list[str]:
+    page.locator("#narrow-articles input").click()
+    page.locator("[role=option]").first.wait_for()
+    labels = page.locator("[role=option]").all_inner_texts()
+    page.keyboard.press("Escape")
+    return labels
+
+
+def test_filter_choices_follow_the_library(page, server, tmp_path):
+    from test_browser import _open_library, wait_status
+
+    f = tmp_path / "otter_census.md"
+    f.write_text("# Otter census on the Kell river\n\nVolunteers counted 41 otters on the Kell river in May.\n",
+                 encoding="utf-8")
+    _open_library(page)
+    page.set_input_files("#upload input[type=file]", str(f))
+    page.wait_for_timeout(500)
+    page.click("#upload-button")
+    wait_status(page, "otter_census.md")
+    page.get_by_role("tab", name="Chat").click()
+    page.click("#options")
+    page.wait_for_timeout(500)
+    assert any("Otter census on the Kell river (otter_census.md)" == x.strip() for x in _article_options(page))
+    _open_library(page)
+    page.locator("#delete-choice input").fill("otter_census.md")
+    page.get_by_role("option", name="otter_census.md").click()
+    page.click("#delete-button")
+    wait_status(page, "Deleted")
+    page.get_by_role("tab", name="Chat").click()
+    page.wait_for_timeout(500)
+    assert not any("otter_census.md" in x for x in _article_options(page))
