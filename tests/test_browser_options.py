@@ -12,8 +12,14 @@ import os
 import re
 
 import pytest
-
-from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, AppServer, copy_articles
+from browser_support import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    AppServer,
+    copy_articles,
+)
 from conftest import ARTICLES
 from test_browser import ask, last_bot
 

@@ -10,7 +10,12 @@ import pytest
 
 from citechat.answers import CANNOT_ANSWER, Answer, Citation
 from citechat.chat import Conversation
-from citechat.export import conversation_dict, conversation_json, conversation_markdown, export_filename
+from citechat.export import (
+    conversation_dict,
+    conversation_json,
+    conversation_markdown,
+    export_filename,
+)
 
 WHEN = datetime.datetime(2026, 11, 24, 12, 0, tzinfo=datetime.timezone.utc)
 LUOHU = "Liu Sheng and Vanderfan presented flags to the 11 leading units on the spot."
@@ -19,8 +24,8 @@ LICHENG = "6月29日上午,歷城區舉行表彰大會,對2020年度高質量發
 
 
 def cite(n: int, text: str, start: int, **kw) -> Citation:
-    base = dict(source="001_a87b5d3a02c24cc1.txt", title="Tiger power full open!", outlet="Shenzhen Daily",
-                date="2022-02-07", score=0.91)
+    base = {"source": "001_a87b5d3a02c24cc1.txt", "title": "Tiger power full open!", "outlet": "Shenzhen Daily",
+            "date": "2022-02-07", "score": 0.91}
     return Citation(n=n, text=text, start=start, end=start + len(text), **{**base, **kw})
 
 

@@ -85,8 +85,8 @@ def _document(pairs: list[tuple[str, dict[str, Any]]], exported: datetime.dateti
     when = (exported or _now()).strftime("%Y-%m-%d %H:%M UTC")
     n = len(pairs)
     parts = ["# citechat conversation", "",
-             f"Exported {when} · {n} question{'s' if n != 1 else ''}. Each answer is followed by the sentences it "
-             "cites, quoted exactly, with their character offsets in the cleaned article."]
+             (f"Exported {when} · {n} question{'s' if n != 1 else ''}. Each answer is followed by the sentences it "
+              "cites, quoted exactly, with their character offsets in the cleaned article.")]
     if not pairs:
         parts += ["", "(No questions yet.)"]
     for i, (question, answer) in enumerate(pairs, 1):
