@@ -40,8 +40,8 @@ def conv() -> Conversation:
         closest=[cite(1, LUOHU_2, 120, score=0.05)], reason="the closest sentence scores 0.05; answers need 0.28"))
     c.add("歷城區什麼時候舉行表彰大會?", Answer(
         question="歷城區什麼時候舉行表彰大會?", answer=f"{LICHENG} [1]", answerable=True,
-        citations=[cite(1, LICHENG, 57, source="002_caf90c57427e1964.txt", title="歷城:接續奮進", outlet="濟南日報",
-                        date="2021-06-30")]))
+        citations=[cite(1, LICHENG, 57, source="002_caf90c57427e1964.txt", title="歷城:接續奮進",
+                        outlet="濟南日報", date="2021-06-30")]))
     return c
 
 
@@ -92,10 +92,10 @@ def test_markdown_keeps_chinese_text(conv):
 
 def test_markdown_lists_unverified_llm_sentences():
     c = Conversation()
-    c.add("q?", Answer(question="q?", answer=f"{LUOHU} [1]", answerable=True, mode="llm", citations=[cite(1, LUOHU, 802)],
-                       notice="", sentences=[{"text": LUOHU, "citations": [1], "verified": True, "reason": "ok"},
-                                             {"text": "Made up.", "citations": [], "verified": False,
-                                              "reason": "no citation"}]))
+    sentences = [{"text": LUOHU, "citations": [1], "verified": True, "reason": "ok"},
+                 {"text": "Made up.", "citations": [], "verified": False, "reason": "no citation"}]
+    c.add("q?", Answer(question="q?", answer=f"{LUOHU} [1]", answerable=True, mode="llm",
+                       citations=[cite(1, LUOHU, 802)], sentences=sentences))
     md = conversation_markdown(c, WHEN)
     assert "Unverified (not supported by the sources, not cited):" in md
     assert "- Made up. (no citation)" in md

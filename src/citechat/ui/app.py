@@ -211,7 +211,8 @@ def build_app(engine: Engine) -> gr.Blocks:
 
         outputs = [chatbot, panel, conv_state, box]
         inputs = [box, chatbot, conv_state, *narrow.inputs]
-        asked = [box.submit(respond, inputs, outputs, api_name=False), send.click(respond, inputs, outputs, api_name=False)]
+        asked = [box.submit(respond, inputs, outputs, api_name=False),
+                 send.click(respond, inputs, outputs, api_name=False)]
         wire_exports(exports, conv_state, [*asked, clear_btn.click(clear, None, outputs, api_name=False)])
         chatbot.like(on_like, [conv_state], None, api_name=False)
         chatbot.select(on_select, [conv_state], panel, api_name=False)
