@@ -30,6 +30,7 @@ def _article(source: str, outlet: str = "", day: str = "") -> StoredArticle:
 def test_parse_cleans_input_and_rejects_bad_dates():
     f = ArticleFilter.parse(sources=[" a.txt ", "", "a.txt"], outlets="Valley Post", since="2023-01-01")
     assert f == ArticleFilter(sources=("a.txt",), outlets=("Valley Post",), since=date(2023, 1, 1))
+    assert ArticleFilter.parse(sources="a.txt, b.txt").sources == ("a.txt", "b.txt")
     assert ArticleFilter.parse().is_empty() and ArticleFilter.parse(since="  ").is_empty()
     with pytest.raises(FilterError, match="YYYY-MM-DD"):
         ArticleFilter.parse(until="7 Feb 2022")

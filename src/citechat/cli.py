@@ -189,10 +189,14 @@ def ask(opts: Options,
         since: Annotated[Optional[str], _opt("--since", metavar="YYYY-MM-DD", help="only articles published on or "
                                                                                    "after this date")] = None,
         until: Annotated[Optional[str], _opt("--until", metavar="YYYY-MM-DD", help="only articles published on or "
-                                                                                   "before this date")] = None) -> int:
+                                                                                   "before this date")] = None,
+        as_markdown: Annotated[bool, typer.Option("--markdown", help="print the answer and its quoted citations "
+                                                                     "as Markdown (as the web app exports it)")] = False
+        ) -> int:
     from .filters import ArticleFilter
 
-    return commands.ask(opts, question, as_json, jsonl, stream, ArticleFilter.parse(source, outlet, since, until))
+    return commands.ask(opts, question, as_json, jsonl, stream, ArticleFilter.parse(source, outlet, since, until),
+                        as_markdown)
 
 
 @app.command(name="eval", help="score a question set (dev.jsonl format)")

@@ -97,7 +97,7 @@ def ingest(opts: Options, paths: list[Path], no_progress: bool) -> int:
 
 
 def ask(opts: Options, question: str | None, as_json: bool, jsonl: Path | None, stream: bool,
-        filters: ArticleFilter | None = None) -> int:
+        filters: ArticleFilter | None = None, as_markdown: bool = False) -> int:
     from .errors import FilterError, QuestionError
 
     if jsonl is not None:
@@ -105,16 +105,20 @@ def ask(opts: Options, question: str | None, as_json: bool, jsonl: Path | None, 
     if question is None:
         print("error: give a question, e.g. citechat ask \"Who presented flags in Luohu?\"", file=sys.stderr)
         return EXIT_USAGE
+    if as_json and as_markdown:
+        print("error: choose one of --json and --markdown", file=sys.stderr)
+        return EXIT_USAGE
     engine = opts.engine(create=False)
+    quiet = as_json or as_markdown  # the LLM's draft words go to stderr, the document to stdout
     try:
         if stream:
             ans = None
             for item in engine.ask_stream(question, filters):
                 if isinstance(item, str):
-                    print(item, end="", flush=True, file=sys.stderr if as_json else sys.stdout)
+                    print(item, end="", flush=True, file=sys.stderr if quiet else sys.stdout)
                 else:
                     ans = item
-            if not as_json:
+            if not quiet:
                 print("\n")
         else:
             ans = engine.ask(question, filters)
@@ -123,7 +127,12 @@ def ask(opts: Options, question: str | None, as_json: bool, jsonl: Path | None, 
             print(json.dumps({"question": question, "error": str(e)}, ensure_ascii=False))
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    print(json.dumps(ans.to_json(), ensure_ascii=False) if as_json else format_answer(ans))
+    if as_markdown:
+        from .export import question_markdown
+
+        print(question_markdown(question.strip(), ans.to_json()), end="")
+    else:
+        print(json.dumps(ans.to_json(), ensure_ascii=False) if as_json else format_answer(ans))
     return 0
 
 

@@ -75,9 +75,10 @@ class ArticleFilter:
         return "; ".join(parts) or "no filter"
 
 
-def _clean(values: Iterable[str] | None) -> tuple[str, ...]:
+def _clean(values: Iterable[str] | str | None) -> tuple[str, ...]:
+    """Trimmed, de-duplicated values; one string may list several, comma-separated (the /chat API)."""
     if isinstance(values, str):
-        values = [values]
+        values = values.split(",")
     return tuple(dict.fromkeys(v.strip() for v in values or () if v and v.strip()))
 
 

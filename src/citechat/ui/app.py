@@ -13,7 +13,10 @@ import gradio as gr
 
 from ..chat import Conversation, Turn, append_feedback, ask_stream, feedback_record
 from ..engine import Engine, QuestionError
+from ..errors import FilterError
 from ..library import UploadError, add_upload, delete_article
+from .options import (export_controls, filter_controls, filter_message, read_filter, wire_exports,
+                      wire_filter_refresh)
 from .render import CSS, JS_HEAD, cited_sources, md_esc, message_markdown, panel_html
 
 log = logging.getLogger(__name__)
@@ -64,7 +67,7 @@ def _turn_id_of(message: Any) -> str | None:
 def build_app(engine: Engine) -> gr.Blocks:
     app = AppState(engine)
 
-    def respond(message: str, history: list, conv: Conversation | None) -> Iterator[tuple]:
+    def respond(message: str, history: list, conv: Conversation | None, *narrow: Any) -> Iterator[tuple]:
         conv = conv or Conversation()
         history = list(history or [])
         question = (message or "").strip()
@@ -73,7 +76,7 @@ def build_app(engine: Engine) -> gr.Blocks:
         draft = ""
         turn = None
         try:
-            for item in ask_stream(engine, conv, message or ""):
+            for item in ask_stream(engine, conv, message or "", read_filter(*narrow)):
                 if isinstance(item, Turn):
                     turn = item
                     break
@@ -83,6 +86,10 @@ def build_app(engine: Engine) -> gr.Blocks:
         except QuestionError as e:
             history[-1] = {"role": "assistant", "content": f"⚠️ {md_esc(e)}"}
             yield history, gr.update(), conv, ""
+            return
+        except FilterError as e:  # a clear message, not an error badge; the question stays in the box
+            history[-1] = {"role": "assistant", "content": filter_message(e)}
+            yield history, gr.update(), conv, message
             return
         assert turn is not None
         full = message_markdown(turn)
@@ -154,11 +161,13 @@ def build_app(engine: Engine) -> gr.Blocks:
         rows = app.library_rows()
         return rows, gr.update(choices=[r[0] for r in rows])
 
-    def api_chat(message: str) -> dict[str, Any]:
-        """Answer one question. Returns the answer text and its citations (see README: "/chat API")."""
+    def api_chat(message: str, sources: list[str] | None = None, outlets: list[str] | None = None,
+                 since: str | None = None, until: str | None = None) -> dict[str, Any]:
+        """Answer one question, optionally only from some articles (file names), outlets or dates (YYYY-MM-DD).
+        Returns the answer text and its citations (see README: "/chat API")."""
         try:
-            return engine.ask(message).to_json()
-        except QuestionError as e:
+            return engine.ask(message, read_filter(sources, outlets, since, until)).to_json()
+        except (QuestionError, FilterError) as e:
             return {"question": message, "error": str(e), "answer": "", "answerable": False, "citations": [],
                     "closest": []}
 
@@ -176,6 +185,9 @@ def build_app(engine: Engine) -> gr.Blocks:
                                          scale=5, elem_id="question", max_length=engine.settings.answer.max_question_chars)
                         send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
                     clear_btn = gr.Button("Clear conversation", elem_id="clear")
+                    exports = export_controls()
+                    with gr.Accordion("Options", open=False, elem_id="options"):
+                        narrow = filter_controls(engine)
                     gr.Examples(examples=EXAMPLES, inputs=box, label="Try one of these")
                 with gr.Column(scale=2):
                     gr.Markdown("### Sources")
@@ -198,14 +210,17 @@ def build_app(engine: Engine) -> gr.Blocks:
             status = gr.Markdown(elem_id="library-status")
 
         outputs = [chatbot, panel, conv_state, box]
-        box.submit(respond, [box, chatbot, conv_state], outputs, api_name=False)
-        send.click(respond, [box, chatbot, conv_state], outputs, api_name=False)
-        clear_btn.click(clear, None, outputs, api_name=False)
+        inputs = [box, chatbot, conv_state, *narrow.inputs]
+        asked = [box.submit(respond, inputs, outputs, api_name=False),
+                 send.click(respond, inputs, outputs, api_name=False)]
+        wire_exports(exports, conv_state, [*asked, clear_btn.click(clear, None, outputs, api_name=False)])
         chatbot.like(on_like, [conv_state], None, api_name=False)
         chatbot.select(on_select, [conv_state], panel, api_name=False)
-        upload_btn.click(upload, [files], [table, status], api_name=False, concurrency_limit=1)
-        delete_btn.click(delete, [choice], [table, choice, status], api_name=False, concurrency_limit=1)
-        lib_tab.select(refresh_library, None, [table, choice], api_name=False)
+        library_changed = [upload_btn.click(upload, [files], [table, status], api_name=False, concurrency_limit=1),
+                           delete_btn.click(delete, [choice], [table, choice, status], api_name=False,
+                                            concurrency_limit=1),
+                           lib_tab.select(refresh_library, None, [table, choice], api_name=False)]
+        wire_filter_refresh(engine, narrow, library_changed, demo)
         gr.api(api_chat, api_name="chat")
     return demo
 

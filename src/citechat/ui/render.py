@@ -147,6 +147,15 @@ CSS = """
 #article-viewer .viewer-body { white-space: pre-wrap; max-height: 360px; overflow-y: auto; margin-top: 6px; }
 a.cite { font-weight: 600; text-decoration: none; cursor: pointer; }
 .unverified { color: var(--body-text-color-subdued); background: #fee2e2; border-radius: 3px; padding: 0 3px; }
+#narrow-title { padding: 4px 8px; }
+/* Phone widths: the columns stack (sources under the chat), [n] markers get a 24x24 px tap area, one scroller. */
+@media (max-width: 640px) {
+  a.cite { display: inline-block; min-width: 24px; min-height: 24px; line-height: 24px; padding: 0 3px;
+           text-align: center; box-sizing: border-box; }
+  #sources-panel { max-height: none; overflow-y: visible; }
+  #export { flex-wrap: nowrap; }
+  #export > * { min-width: 0 !important; }
+}
 """
 
 JS_HEAD = """
