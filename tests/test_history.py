@@ -135,3 +135,59 @@ def test_concurrent_writers(hist):
         t.join()
     for o in owners:
         assert [t.id for t in hist.get(o, ids[o]).turns] == [f"t{i}" for i in range(15)]
+
+
+# --- the sources panel of a saved turn, and who owns a conversation (ui/render.py, ui/history_panel.py) ---
+
+ARTICLE = "Title\n\nIntro sentence here. Liu Sheng presented flags. Closing line."
+
+
+def saved_turn(hashes: dict[str, str]):
+    from citechat.chat import Conversation, Turn
+
+    text = "Liu Sheng presented flags."
+    start = ARTICLE.index(text)
+    cit = {"n": 1, "source": "a.txt", "title": "T", "text": text, "start": start, "end": start + len(text),
+           "score": 0.9}
+    turn = Turn(id="abc123", question="Q?", answer={"answerable": True, "citations": [cit], "closest": []},
+                hashes=hashes)
+    return Conversation(turns=[turn], id="c1")
+
+
+def test_panel_highlights_an_unchanged_citation():
+    from citechat.ui.render import panel_html
+
+    html = panel_html(saved_turn({"a.txt": "h1"}), None, {"a.txt": ARTICLE}, {"a.txt": "h1"})
+    assert '<mark class="hl">Liu Sheng presented flags.</mark>' in html
+    assert "open-article" in html and "src-stale" not in html
+
+
+def test_panel_says_changed_and_never_marks_text_that_moved():
+    from citechat.ui.render import panel_html
+
+    moved = "Title\n\nA new first paragraph.\n\nIntro sentence here. Liu Sheng gave flags. Closing line."
+    html = panel_html(saved_turn({"a.txt": "h1"}), None, {"a.txt": moved}, {"a.txt": "h2"})
+    assert "changed since this answer; the quoted sentence was:" in html
+    assert '<blockquote class="src-quote">Liu Sheng presented flags.</blockquote>' in html
+    assert "<mark" not in html and "open-article" not in html
+    # changed elsewhere, the quote still at its place: highlighted, with the note
+    html = panel_html(saved_turn({"a.txt": "h1"}), None, {"a.txt": ARTICLE + " More."}, {"a.txt": "h2"})
+    assert "quoted sentence is still in it" in html and '<mark class="hl">Liu Sheng presented flags.</mark>' in html
+
+
+def test_panel_says_deleted():
+    from citechat.ui.render import panel_html
+
+    html = panel_html(saved_turn({"a.txt": "h1"}), None, {}, {})
+    assert "deleted since this answer" in html and "Liu Sheng presented flags." in html and "<mark" not in html
+
+
+def test_owner_is_the_user_when_logged_in_else_the_browser():
+    from citechat.ui.history_panel import owner_of
+
+    bid = new_owner_id()
+    assert owner_of(bid, None) == (bid, f"browser:{bid}")
+    assert owner_of(bid, "reader") == (bid, "user:reader")
+    new, owner = owner_of("../../not-an-id", None)  # a malformed or missing id gets a fresh one
+    assert new != "../../not-an-id" and len(new) == 32 and owner == f"browser:{new}"
+    assert owner_of(None, None)[0] != owner_of(None, None)[0]
