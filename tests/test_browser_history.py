@@ -51,8 +51,10 @@ def page(browser, server):
 
 def wait_ready(page) -> None:
     page.wait_for_selector("#question textarea")
-    page.wait_for_selector("#history-list")
-    page.wait_for_timeout(400)  # the load event fills the list and restores the last conversation
+    # the load event fills the list (and drops "loading" from its label) and restores the last conversation
+    page.wait_for_function("() => { const l = document.querySelector('#history-list');"
+                           " return l && l.innerText.includes('Conversations') && !l.innerText.includes('loading'); }",
+                           timeout=30000)
 
 
 def ask(page, question: str) -> None:
@@ -191,3 +193,31 @@ def test_deleted_article_says_so_after_reload(page):
     assert "deleted since this answer" in src.locator(".src-stale").inner_text()
     assert "Marta Quill" in src.locator(".src-quote").inner_text()
     assert src.locator("mark.hl").count() == 0
+
+
+def login(browser, url: str):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = ctx.new_page()
+    pg.goto(url)
+    pg.locator("input[type=text]").first.fill("reader")
+    pg.locator("input[type=password]").first.fill("s3cret")
+    pg.locator("input[type=password]").first.press("Enter")
+    wait_ready(pg)
+    return ctx, pg
+
+
+def test_with_a_login_history_follows_the_user_across_browsers(browser, tmp_path):
+    srv = AppServer(copy_articles(ARTICLES, tmp_path / "articles"), tmp_path / "index",
+                    extra_env={"CITECHAT_AUTH": "reader:s3cret"})
+    try:
+        ctx_a, a = login(browser, srv.url)
+        ask(a, LUOHU)
+        assert len(wait_listed(a, 1)) == 1
+        ctx_b, b = login(browser, srv.url)  # another browser, same user: same list, same open conversation
+        b.wait_for_function("() => document.querySelectorAll('#chat .bot').length === 1", timeout=10000)
+        assert LUOHU in wait_listed(b, 1)[0]
+        assert "Liu Sheng" in b.locator("#chat .bot").first.inner_text()
+        ctx_a.close()
+        ctx_b.close()
+    finally:
+        srv.stop()

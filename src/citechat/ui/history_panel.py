@@ -25,6 +25,7 @@ from .render import md_esc, message_markdown
 log = logging.getLogger(__name__)
 
 STORAGE_KEY = "citechat-browser-id"
+LOADING = "Conversations (loading…)"
 _BROWSER_ID = re.compile(r"^[0-9a-f]{32}$")
 
 HISTORY_CSS = """
@@ -84,7 +85,7 @@ class HistoryPanel:
             self.browser_id = gr.BrowserState(None, storage_key=STORAGE_KEY, secret=self.secret)
             self.owner = gr.State(None)
             self.new_btn = gr.Button("New conversation", elem_id="history-new", size="sm")
-            self.items = gr.Radio(choices=[], label="Conversations", elem_id="history-list")
+            self.items = gr.Radio(choices=[], label=LOADING, elem_id="history-list")
             with gr.Row(elem_classes="hist-buttons"):
                 self.open_btn = gr.Button("Open", elem_id="history-open", size="sm")
                 self.delete_btn = gr.Button("Delete", elem_id="history-delete", size="sm", variant="stop")
@@ -113,7 +114,7 @@ class HistoryPanel:
         convs = self.history.conversations(owner) if owner else []
         ids = {c.id for c in convs}
         return gr.update(choices=[(_label(c.title, c.updated), c.id) for c in convs],
-                         value=selected if selected in ids else None)
+                         value=selected if selected in ids else None, label="Conversations")
 
     def _view(self, conv: Conversation) -> tuple:
         return chat_messages(conv), self.panel(conv, None), conv, ""
