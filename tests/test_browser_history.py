@@ -15,7 +15,8 @@ LUOHU = "Who presented flags in Luohu?"
 LIU_QIANG = "When did Liu Qiang visit Shizhong District?"
 GIRAFFE = "Temporary zoo note\n\nThe zoo's purple giraffe is named Otto and arrived on Tuesday.\n"
 GIRAFFE_Q = "What is the name of the purple giraffe?"
-HARBOUR = "Harbour note\n\nThe harbour council approved the new lighthouse budget on Monday.\nThe lighthouse keeper is Marta Quill.\n"
+HARBOUR = ("Harbour note\n\nThe harbour council approved the new lighthouse budget on Monday.\n"
+           "The lighthouse keeper is Marta Quill.\n")
 HARBOUR_Q = "Who is the lighthouse keeper?"
 
 
@@ -153,8 +154,8 @@ def upload(page, path) -> None:
     page.set_input_files("#upload input[type=file]", str(path))
     page.wait_for_timeout(500)
     page.click("#upload-button")
-    page.wait_for_function(f"() => /(Added|Error): .*{path.name}/.test(document.querySelector('#library-status').innerText)",
-                           timeout=60000)
+    page.wait_for_function("n => new RegExp('(Added|Error): .*' + n).test("
+                           "document.querySelector('#library-status').innerText)", arg=path.name, timeout=60000)
     assert "Error" not in page.inner_text("#library-status")
 
 

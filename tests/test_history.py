@@ -191,3 +191,27 @@ def test_owner_is_the_user_when_logged_in_else_the_browser():
     new, owner = owner_of("../../not-an-id", None)  # a malformed or missing id gets a fresh one
     assert new != "../../not-an-id" and len(new) == 32 and owner == f"browser:{new}"
     assert owner_of(None, None)[0] != owner_of(None, None)[0]
+
+
+def test_the_chat_saves_turns_with_their_articles_hashes(hist):
+    from citechat.chat import Conversation, Turn
+    from citechat.ui.history_panel import HistoryPanel
+
+    saver = HistoryPanel(hist, panel=lambda conv, active: "", hashes=lambda sources: {"a.txt": "h-now"}, secret="s")
+    conv = Conversation()
+    for i in range(2):
+        conv.turns.append(Turn(id=f"t{i}", question=f"Q{i}?", answer=answer(f"Q{i}?")))
+        saver.save("browser:1", conv, conv.turns[-1])
+    saved = hist.get("browser:1", conv.id)
+    assert [t.id for t in saved.turns] == ["t0", "t1"] and saved.title == "Q0?"
+    assert saved.turns[0].hashes == {"a.txt": "h-now", "b.txt": ""} and conv.turns[0].hashes["a.txt"] == "h-now"
+    assert hist.last_open("browser:1") == conv.id
+    restored = saver.load_conversation("browser:1", conv.id)
+    assert [(t.id, t.answer, t.hashes) for t in restored.turns] == [(t.id, t.answer, t.hashes) for t in conv.turns]
+    hist.delete("browser:1", conv.id)  # deleted elsewhere: the next turn starts a new saved conversation
+    old = conv.id
+    conv.turns.append(Turn(id="t2", question="Q2?", answer=answer("Q2?")))
+    saver.save("browser:1", conv, conv.turns[-1])
+    assert conv.id != old and [t.id for t in hist.get("browser:1", conv.id).turns] == ["t2"]
+    saver.save(None, conv, conv.turns[-1])  # no owner (the page had not loaded): nothing saved, no error
+    assert len(hist.conversations("browser:1")) == 1

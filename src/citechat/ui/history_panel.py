@@ -143,8 +143,8 @@ class HistoryPanel:
         try:
             turn.hashes = self.hashes(sources)
             with self._lock:
-                if conv.id is None:
-                    conv.id = self.history.create(owner)
+                if conv.id is None or conv.id not in {c.id for c in self.history.conversations(owner)}:
+                    conv.id = self.history.create(owner)  # new, or deleted meanwhile (e.g. in another tab)
                 self.history.add_turn(owner, conv.id, turn.id, turn.question, turn.answer, turn.hashes)
                 self.history.set_open(owner, conv.id)
         except (HistoryError, sqlite3.Error) as e:
