@@ -65,8 +65,8 @@ class TurnRecord:
 
     @property
     def hashes(self) -> dict[str, str]:
-        """Content hash per cited source at the time of the answer."""
-        return {c.source: c.content_hash for c in self.citations}
+        """Content hash per cited source at the time of the answer (sources not in the store then left out)."""
+        return {c.source: c.content_hash for c in self.citations if c.content_hash}
 
 
 @dataclass
