@@ -98,7 +98,6 @@ def test_two_questions_come_back_after_reload_with_working_citations(page):
     page.locator("#chat a.cite").first.click()  # the first answer's [1]
     visible = page.locator("#sources-panel section.turn:visible")
     assert "Liu Sheng and Vanderfan presented flags" in visible.locator("mark.hl").first.inner_text()
-    assert visible.locator(".src.flash").count() == 1  # the clicked source is flagged
     page.locator("#chat a.cite").last.click()
     assert "March 10" in page.locator("#sources-panel section.turn:visible").inner_text()
     page.screenshot(path=str(ARTIFACTS / "history_reload.png"))
