@@ -147,6 +147,15 @@ def test_other_browsers_do_not_see_the_list(browser, server, page):
     ctx.close()
 
 
+def test_a_hostile_title_is_shown_as_text(page):
+    ask(page, '<img src=x onerror="window.__pwned=4"> who?')
+    assert "<img src=x" in wait_listed(page, 1)[0]  # shown literally
+    reload(page)
+    assert "<img src=x" in wait_listed(page, 1)[0]
+    assert page.locator("#history-list img, #chat img[src='x']").count() == 0
+    assert page.evaluate("() => window.__pwned") is None
+
+
 def upload(page, path) -> None:
     """Re-ingest a file through the running app's engine (the Library tab's upload)."""
     page.get_by_role("tab", name="Library").click()
