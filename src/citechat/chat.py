@@ -27,6 +27,7 @@ class Turn:
     id: str
     question: str
     answer: dict[str, Any]  # Answer.to_json()
+    hashes: dict[str, str] = field(default_factory=dict)  # cited source -> its content hash when answered
 
     @property
     def answerable(self) -> bool:
@@ -36,6 +37,7 @@ class Turn:
 @dataclass
 class Conversation:
     turns: list[Turn] = field(default_factory=list)
+    id: str | None = None  # its id in the saved history (history.py), once saved
 
     def add(self, question: str, answer: Answer) -> Turn:
         turn = Turn(id=uuid.uuid4().hex[:10], question=question, answer=answer.to_json())

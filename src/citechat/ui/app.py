@@ -14,7 +14,9 @@ import gradio as gr
 from ..chat import Conversation, Turn, append_feedback, ask_stream, feedback_record
 from ..engine import Engine, QuestionError
 from ..errors import FilterError
+from ..history import History
 from ..library import UploadError, add_upload, delete_article
+from .history_panel import HISTORY_CSS, HistoryPanel, browser_secret
 from .options import (export_controls, filter_controls, filter_message, read_filter, wire_exports,
                       wire_filter_refresh)
 from .render import CSS, JS_HEAD, cited_sources, md_esc, message_markdown, panel_html
@@ -42,6 +44,19 @@ class AppState:
         sources = sorted(set(cited_sources(conv)))
         return self.engine.store.article_texts(sources)
 
+    def hashes(self, sources: list[str]) -> dict[str, str]:
+        """Current content hash of each indexed article among `sources` (deleted ones are left out)."""
+        meta = self.engine.store.article_metadata(sorted(set(sources)))
+        return {s: str(m.get("content_hash", "")) for s, m in meta.items()}
+
+    def panel(self, conv: Conversation, active: str | None) -> str:
+        """The sources panel, each citation checked against its article as it is now."""
+        return panel_html(conv, active, self.articles_for(conv), self.hashes(list(cited_sources(conv))))
+
+    def history_panel(self) -> HistoryPanel:
+        folder = Path(self.engine.settings.index_dir)
+        return HistoryPanel(History.in_folder(folder), self.panel, self.hashes, browser_secret(folder))
+
     def library_rows(self) -> list[list[Any]]:
         arts = self.engine.store.list_articles()
         return [[a.source, _clip(a.title, 80), a.outlet, a.date, a.chunks, a.sentences]
@@ -66,8 +81,10 @@ def _turn_id_of(message: Any) -> str | None:
 
 def build_app(engine: Engine) -> gr.Blocks:
     app = AppState(engine)
+    saved = app.history_panel()
 
-    def respond(message: str, history: list, conv: Conversation | None, *narrow: Any) -> Iterator[tuple]:
+    def respond(message: str, history: list, conv: Conversation | None, owner: str | None,
+                *narrow: Any) -> Iterator[tuple]:
         conv = conv or Conversation()
         history = list(history or [])
         question = (message or "").strip()
@@ -102,11 +119,8 @@ def build_app(engine: Engine) -> gr.Blocks:
                 yield history, gr.update(), conv, ""
                 time.sleep(0.015)
         history[-1] = {"role": "assistant", "content": full}
-        yield history, panel_html(conv, turn.id, app.articles_for(conv)), conv, ""
-
-    def clear() -> tuple:
-        conv = Conversation()
-        return [], panel_html(conv, None, {}), conv, ""
+        saved.save(owner, conv, turn)
+        yield history, app.panel(conv, turn.id), conv, ""
 
     def on_like(data: gr.LikeData, conv: Conversation | None) -> None:
         if conv is None:
@@ -121,7 +135,7 @@ def build_app(engine: Engine) -> gr.Blocks:
         if conv is None:
             return gr.update()
         tid = _turn_id_of(data.value)
-        return panel_html(conv, tid, app.articles_for(conv)) if tid else gr.update()
+        return app.panel(conv, tid) if tid else gr.update()
 
     uploads = engine.settings.uploads_enabled
 
@@ -177,6 +191,7 @@ def build_app(engine: Engine) -> gr.Blocks:
                     "click a **[n]** to check it. When the articles don't say, citechat says so.")
         with gr.Tab("Chat"):
             with gr.Row():
+                saved.render()
                 with gr.Column(scale=3):
                     chatbot = gr.Chatbot(elem_id="chat", height=540, sanitize_html=True, label="Chat",
                                          feedback_options=("Like", "Dislike"), group_consecutive_messages=False)
@@ -210,10 +225,11 @@ def build_app(engine: Engine) -> gr.Blocks:
             status = gr.Markdown(elem_id="library-status")
 
         outputs = [chatbot, panel, conv_state, box]
-        inputs = [box, chatbot, conv_state, *narrow.inputs]
+        inputs = [box, chatbot, conv_state, saved.owner, *narrow.inputs]
         asked = [box.submit(respond, inputs, outputs, api_name=False),
                  send.click(respond, inputs, outputs, api_name=False)]
-        wire_exports(exports, conv_state, [*asked, clear_btn.click(clear, None, outputs, api_name=False)])
+        switched = saved.wire(demo, chatbot, panel, conv_state, box, asked, clear_btn)
+        wire_exports(exports, conv_state, [*asked, *switched])
         chatbot.like(on_like, [conv_state], None, api_name=False)
         chatbot.select(on_select, [conv_state], panel, api_name=False)
         library_changed = [upload_btn.click(upload, [files], [table, status], api_name=False, concurrency_limit=1),
@@ -226,4 +242,4 @@ def build_app(engine: Engine) -> gr.Blocks:
 
 
 def launch_kwargs() -> dict[str, Any]:
-    return {"css": CSS, "head": JS_HEAD}
+    return {"css": CSS + HISTORY_CSS, "head": JS_HEAD}
