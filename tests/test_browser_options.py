@@ -219,3 +219,38 @@ def test_filter_choices_follow_the_library(page, server, tmp_path):
     page.get_by_role("tab", name="Chat").click()
     page.wait_for_timeout(500)
     assert not any("otter_census.md" in x for x in _article_options(page))
+
+
+def _pick(page, control: str, name: str) -> None:
+    """Choose one option of a "Narrow to" multi-select."""
+    page.locator(f"{control} input").click()
+    page.get_by_role("option", name=re.compile(re.escape(name))).click()
+    page.keyboard.press("Escape")
+
+
+def _shown_sources(page) -> set[str]:
+    """The files named by the last answer's citations and closest matches in the sources panel."""
+    metas = page.locator("#sources-panel section.turn:visible .src .src-meta").all_inner_texts()
+    return {m.split(" · ")[-2] for m in metas if " · " in m}
+
+
+def test_filters_narrow_what_the_chat_answers_from(browser, server):
+    luohu, qilu = "001_a87b5d3a02c24cc1.txt", "000_9b7823553ab23a10.txt"
+    ctx, page = open_page(browser, server, viewport={"width": 1400, "height": 1000})
+    try:
+        page.click("#options")
+        _pick(page, "#narrow-articles", luohu)
+        ask(page, LUOHU)
+        assert "Liu Sheng" in last_bot(page) and _shown_sources(page) == {luohu}
+        ctx.close()
+        # the same question with only one outlet's articles: nothing from the Luohu article, so no answer
+        ctx, page = open_page(browser, server, viewport={"width": 1400, "height": 1000})
+        page.click("#options")
+        _pick(page, "#narrow-outlets", "Qilu Evening News")
+        ask(page, LUOHU)
+        assert "don't contain the answer" in last_bot(page)
+        shown = _shown_sources(page)
+        assert shown and shown <= {qilu}, shown
+        page.screenshot(path=str(ARTIFACTS / "filter_outlet.png"))
+    finally:
+        ctx.close()
