@@ -13,6 +13,7 @@ import json
 from typing import TYPE_CHECKING, Any, Iterable
 
 from .answers import CANNOT_ANSWER
+from .metadata import display_date
 
 if TYPE_CHECKING:
     from .chat import Conversation, Turn
@@ -38,7 +39,7 @@ def _quote(text: str) -> str:
 def citation_markdown(c: dict[str, Any], label: str) -> str:
     """`label` (e.g. "[1]") with title, outlet, date, file and offsets, then the quoted sentence."""
     title = _one_line(c.get("title")) or "(untitled)"
-    meta = [x for x in (_one_line(c.get("outlet")), _one_line(c.get("date"))) if x]
+    meta = [x for x in (_one_line(c.get("outlet")), _one_line(display_date(c.get("date")))) if x]
     meta += [f"`{c.get('source', '')}`", f"characters {c.get('start')}-{c.get('end')}"]
     lines = [f"{label} **{title}** — {' · '.join(meta)}", "", _quote(c.get("text", ""))]
     if c.get("note"):

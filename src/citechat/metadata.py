@@ -95,6 +95,18 @@ def _parts(m: re.Match) -> tuple[int | None, int, int]:
     return (int(g["year"]) if "year" in g else None), month, int(g["day"])
 
 
+def _month_day(month: int, day: int) -> str | None:
+    """"--MM-DD" if some year has that day (a leap year is the widest test)."""
+    return f"--{month:02d}-{day:02d}" if _iso(2000, month, day) else None
+
+
+def display_date(value: str | None) -> str:
+    """A stored date as people read it: "2022-02-07" stays; "--03-10" -> "03-10 (year not given)"."""
+    if value and value.startswith("--"):
+        return f"{value[2:]} (year not given)"
+    return value or ""
+
+
 def normalise_date(value: str) -> str:
     """"2022年2月7日", "Feb. 7, 2022", "7 February 2022" -> "2022-02-07"; anything else comes back stripped."""
     for form in _DATE_FORMS[:3]:
@@ -132,8 +144,9 @@ def _opening(text: str, lines: int = 2, chars: int = 300) -> list[tuple[int, str
 def dateline(text: str) -> Found | None:
     """The dateline: the first date written in the opening (`_opening`: headline and first paragraph, bylines
     skipped), as an ISO date; dates further on (history, plans) are never taken. A month and day without a year
-    ("On the afternoon of March 10", "2月7日") take the year of `article_year`; when the text names no year there
-    is no date (a year is never guessed). Impossible or future dates are no datelines."""
+    ("On the afternoon of March 10", "2月7日") take the year of `article_year`; when the text names no year the
+    date is month and day only, "--03-10" (ISO 8601's form without a year: a year is never guessed; date filters
+    treat it as undated). Impossible or future dates are no datelines."""
     for offset, line in _opening(text):
         hits = [(m.start(), m) for form in _DATE_FORMS for m in [form.search(line.translate(_FULLWIDTH))] if m]
         if not hits:
@@ -141,7 +154,7 @@ def dateline(text: str) -> Found | None:
         start, m = min(hits, key=lambda h: h[0])  # the earliest; on a tie the most specific form (listed first)
         year, month, day = _parts(m)
         year = year or article_year(text)
-        iso = _iso(year, month, day, past_only=True) if year else None  # a dateline is never in the future
+        iso = _iso(year, month, day, past_only=True) if year else _month_day(month, day)  # never in the future
         return Found(iso, offset + start) if iso else None
     return None
 

@@ -15,6 +15,7 @@ from ..chat import Conversation, Turn, append_feedback, ask_stream, feedback_rec
 from ..engine import Engine, QuestionError
 from ..errors import FilterError
 from ..history import History
+from ..metadata import display_date
 from ..library import UploadError, add_upload, delete_article
 from .history_panel import HISTORY_CSS, HistoryPanel, browser_secret
 from .options import (export_controls, filter_controls, filter_message, read_filter, wire_exports,
@@ -59,7 +60,7 @@ class AppState:
 
     def library_rows(self) -> list[list[Any]]:
         arts = self.engine.store.list_articles()
-        return [[a.source, _clip(a.title, 80), a.outlet, a.date, a.chunks, a.sentences]
+        return [[a.source, _clip(a.title, 80), a.outlet, display_date(a.date), a.chunks, a.sentences]
                 for a in sorted(arts.values(), key=lambda a: a.source)]
 
     def record_feedback(self, record: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ from typing import Any, Iterable
 
 from ..answers import CANNOT_ANSWER
 from ..chat import Conversation, Turn
+from ..metadata import display_date
 
 NOT_IN_ARTICLES = "Not in the articles."
 _MD_ESCAPES = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'*_`[]#|~\\$"})
@@ -93,7 +94,7 @@ def citation_check(turn: Turn, c: dict[str, Any], article: str | None,
 
 def _source_block(turn: Turn, c: dict[str, Any], article: str | None, closest: bool,
                   hashes: dict[str, str] | None = None) -> str:
-    meta = " · ".join(esc(x) for x in (c.get("outlet"), c.get("date"), c.get("source")) if x)
+    meta = " · ".join(esc(x) for x in (c.get("outlet"), display_date(c.get("date")), c.get("source")) if x)
     label = "closest match" if closest else f"[{c['n']}]"
     highlight, stale = citation_check(turn, c, article, hashes)
     if highlight and article:
