@@ -254,3 +254,21 @@ def test_filters_narrow_what_the_chat_answers_from(browser, server):
         page.screenshot(path=str(ARTIFACTS / "filter_outlet.png"))
     finally:
         ctx.close()
+
+
+def test_library_shows_a_date_for_every_shipped_article_with_a_dateline(page):
+    from citechat.loading import load_articles
+    from citechat.metadata import dateline, display_date
+    from test_browser import _open_library
+
+    arts, _ = load_articles([ARTICLES])
+    _open_library(page)
+    page.wait_for_function("() => document.querySelector('#library-table').innerText.includes('004_')")
+    cells = [c.strip() for c in page.inner_text("#library-table").splitlines() if c.strip()]
+    row = {c: cells[i + 1: i + 6] for i, c in enumerate(cells) if c in {a.source for a in arts}}  # a row's cells
+    with_dateline = [a for a in arts if dateline(a.text) or a.date]
+    assert len(with_dateline) >= 4  # 001, 002, 003 and 004 carry one
+    for a in with_dateline:
+        assert display_date(a.date) in row[a.source], (a.source, row[a.source])
+    assert "03-10 (year not given)" in row["003_f440de96462a1fc9.txt"]
+    shoot(page, "library.png")
