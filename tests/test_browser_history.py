@@ -8,6 +8,7 @@ import pytest
 
 from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, AppServer, copy_articles
 from conftest import ARTICLES
+from test_browser_options import shoot
 
 pw = pytest.importorskip("playwright.sync_api")
 
@@ -122,6 +123,9 @@ def test_new_open_rename_delete(page):
     reload(page)  # the renamed, last opened conversation is the one that comes back
     assert "Liu Sheng" in page.locator("#chat .bot").first.inner_text()
     assert "Flags in Luohu" in wait_listed(page, 2)[1]
+    page.locator("#chat a.cite").first.click()
+    page.wait_for_selector("#sources-panel section.turn:visible mark.hl")
+    shoot(page, "history.png")  # the list of conversations beside the reopened one
     choose(page, LIU_QIANG)
     page.click("#history-delete")
     titles = wait_listed(page, 1)
