@@ -32,6 +32,7 @@ HISTORY_CSS = """
 #history-list { max-height: 420px; overflow-y: auto; }
 #history-list label { width: 100%; }
 #history-col .hist-buttons button { min-width: 0; }
+@media (max-width: 640px) { #history-col { order: 9; } }  /* phones: the chat first, past conversations last */
 """
 
 
