@@ -73,3 +73,18 @@ def test_binds_to_loopback_by_default():
     from citechat.config import Settings
 
     assert Settings().host == "127.0.0.1"
+
+
+def test_chat_api_takes_optional_filters_and_reports_bad_ones(server):
+    from gradio_client import Client
+
+    client = Client(server.url, verbose=False)
+    out = client.predict("Who presented flags in Luohu?", ["001_a87b5d3a02c24cc1.txt"], [], "2022-01-01", "",
+                         api_name="/chat")
+    assert "error" not in out and out["answerable"] is True
+    out = client.predict("Who presented flags in Luohu?", sources=None, outlets=None, since="2022-02-30",
+                         until=None, api_name="/chat")
+    assert out["answerable"] is False and out["citations"] == []
+    assert "2022-02-30" in out["error"] and "YYYY-MM-DD" in out["error"]
+    out = client.predict("Who presented flags in Luohu?", since="2022-03-01", until="2022-02-01", api_name="/chat")
+    assert "after" in out["error"]

@@ -31,7 +31,7 @@ class RuleEngine:
     def __init__(self) -> None:
         self.retrieved_for: list[str] = []
 
-    def ask_stream(self, question: str):
+    def ask_stream(self, question: str, filters=None):
         self.retrieved_for.append(question)
         yield Answer(question=question, answer="An answer [1].", answerable=True)
 

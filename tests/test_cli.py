@@ -223,3 +223,22 @@ def test_serve_and_app_py_are_one_command(tmp_path):
         assert p.returncode == 2, p.stderr
         assert p.stderr.strip() == "error: CITECHAT_AUTH must look like user:password"
     assert not (tmp_path / "index").exists()
+
+
+def test_ask_with_article_filters(built_index):
+    q = "Who presented flags in Luohu?"
+    p = run(["ask", "--json", "--source", "001_a87b5d3a02c24cc1.txt", q], built_index)
+    assert p.returncode == 0, p.stderr
+    d = json.loads(p.stdout)
+    assert d["answerable"] and {c["source"] for c in d["citations"]} == {"001_a87b5d3a02c24cc1.txt"}
+    # the answer's article filtered out: citechat abstains, and nothing it shows comes from that article
+    others = [f.name for f in sorted(ARTICLES.iterdir()) if f.name != "001_a87b5d3a02c24cc1.txt"]
+    args = ["ask", "--json", *[x for name in others for x in ("--source", name)], q]
+    d = json.loads(run(args, built_index).stdout)
+    assert "001_a87b5d3a02c24cc1.txt" not in {c["source"] for c in d["citations"] + d["closest"]}
+    p = run(["ask", "--since", "2022-13-01", q], built_index)
+    assert p.returncode == 2 and "YYYY-MM-DD" in p.stderr and p.stderr.count("\n") == 1
+    p = run(["ask", "--source", "no-such-file.txt", q], built_index)
+    assert p.returncode == 2 and "Not in the index: no-such-file.txt" in p.stderr
+    p = run(["ask", "--since", "2999-01-01", q], built_index)
+    assert p.returncode == 2 and "No article matches the filter" in p.stderr

@@ -163,3 +163,16 @@ def test_an_abstention_says_why(case_engine):
     assert not ans.answerable
     assert "answers need" in ans.reason or "no close sentence" in ans.reason
     assert ans.to_json()["reason"] == ans.reason
+
+
+def test_metadata_answer_cites_where_the_value_is_written():
+    """A date read from "On February 7, 2022" is stored as 2022-02-07 with the offset of its dateline: the
+    sentence there is cited even though the ISO form is not in the text."""
+    from citechat.extractive import _sentence_containing
+
+    text = "Ferry news\n\nOn February 7, 2022, the ferry opened. It carries cars."
+    at = text.index("February")
+    spans = [(12, 50), (51, len(text))]
+    assert _sentence_containing(text, "2022-02-07", spans, at) == (12, 50)
+    assert _sentence_containing(text, "2022-02-07", spans) is None  # without the offset it cannot be found
+    assert _sentence_containing(text, "It carries", spans) == (51, len(text))  # older records: found by value

@@ -78,6 +78,34 @@ def test_incremental_ingest(make_engine, tmp_path):
     assert len(engine.store.list_articles()) == 4
 
 
+def test_ingest_refreshes_stale_metadata_without_re_embedding(make_engine, tmp_path):
+    """An index written by older metadata rules (same cleaned text, other title/outlet/date) gets the new
+    metadata on the next ingest: only the article records are rewritten, nothing is embedded again."""
+    data = _copy_articles(tmp_path / "articles")
+    engine = make_engine(data_dir=data)
+    engine.ingest(progress=False)
+    source = "004_cdb4b5fdbd235da2.txt"
+    fresh = engine.store.article_metadata([source])[source]
+    assert fresh["date"] == "2022-02-08" and fresh["outlet"] == "Bincheng Times"
+    old = {**fresh, "date": "", "outlet": "", "metadata_version": 1}
+    old.pop("date_at")
+    engine.store.articles.update(ids=[source], metadatas=[old])  # what the older rules stored
+    counts, calls, revision = _sentence_counts(engine), engine.embedder.calls, engine.store.revision()
+
+    report = engine.ingest(progress=False)
+    assert report.refreshed == [source] and report.updated == report.added == []
+    assert len(report.unchanged) == 5 and "1 with new metadata" in report.summary()
+    assert engine.embedder.calls == calls and _sentence_counts(engine) == counts
+    stored = engine.store.article_metadata([source])[source]
+    assert (stored["date"], stored["outlet"], stored["date_at"]) == ("2022-02-08", "Bincheng Times", fresh["date_at"])
+    assert stored["sentences"] == fresh["sentences"] and stored["content_hash"] == fresh["content_hash"]
+    assert engine.store.revision() != revision  # other processes see the change
+    assert engine.store.list_articles()[source].date == "2022-02-08"
+
+    again = engine.ingest(progress=False)
+    assert again.refreshed == [] and not again.changed
+
+
 def test_ingesting_a_single_file_does_not_remove_others(make_engine, tmp_path):
     data = _copy_articles(tmp_path / "articles")
     engine = make_engine(data_dir=data)

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 from .answers import CANNOT_ANSWER, Answer, final_item
 from .engine import Engine
+from .filters import ArticleFilter
 from .language import chinese_terms, proper_terms
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ class Turn:
     id: str
     question: str
     answer: dict[str, Any]  # Answer.to_json()
+    hashes: dict[str, str] = field(default_factory=dict)  # cited source -> its content hash when answered
 
     @property
     def answerable(self) -> bool:
@@ -35,6 +37,7 @@ class Turn:
 @dataclass
 class Conversation:
     turns: list[Turn] = field(default_factory=list)
+    id: str | None = None  # its id in the saved history (history.py), once saved
 
     def add(self, question: str, answer: Answer) -> Turn:
         turn = Turn(id=uuid.uuid4().hex[:10], question=question, answer=answer.to_json())
@@ -100,27 +103,31 @@ def standalone_question(engine: Engine, conversation: Conversation, message: str
     return f"{message} ({' '.join(terms)})" if terms else message
 
 
-def ask_stream(engine: Engine, conversation: Conversation, message: str) -> Iterator[str | Turn]:
+def ask_stream(engine: Engine, conversation: Conversation, message: str,
+               filters: ArticleFilter | None = None) -> Iterator[str | Turn]:
     """Text deltas while an LLM writes, then the recorded `Turn`. Follow-ups are made standalone first; one that
     cannot be (it follows an abstention) is recorded as an abstention with its reason, without retrieving.
-    Raises QuestionError for an unusable message."""
+    `filters`: answer only from the articles it allows. Raises QuestionError for an unusable message, FilterError
+    for a filter that allows no article."""
     engine.validate_question(message)
+    if filters is not None:
+        engine.allowed_sources(filters)  # a filter that allows nothing is an error before anything is recorded
     question = standalone_question(engine, conversation, message)
     if question is None:
         log.info("ask: unresolvable follow-up", extra={"event": "ask", "mode": "follow-up", "answerable": False})
         yield conversation.add(message.strip(), Answer(question=message.strip(), answer=CANNOT_ANSWER,
                                                        answerable=False, reason=UNRESOLVED_FOLLOW_UP))
         return
-    for item in engine.ask_stream(question):
+    for item in engine.ask_stream(question, filters):
         if isinstance(item, Answer):
             yield conversation.add(message.strip(), item)
         else:
             yield item
 
 
-def ask(engine: Engine, conversation: Conversation, message: str) -> Turn:
+def ask(engine: Engine, conversation: Conversation, message: str, filters: ArticleFilter | None = None) -> Turn:
     """Answer one message and record it (see `ask_stream`)."""
-    return final_item(ask_stream(engine, conversation, message), Turn)
+    return final_item(ask_stream(engine, conversation, message, filters), Turn)
 
 
 def feedback_record(turn: Turn, liked: bool) -> dict[str, Any]:

@@ -182,8 +182,21 @@ def ask(opts: Options,
         jsonl: Annotated[Optional[Path], _opt("--jsonl", metavar="FILE",
                                               help="answer every {\"id\", \"question\"} line of FILE")] = None,
         stream: Annotated[bool, typer.Option("--stream", help="print the LLM's words as they arrive, then the "
-                                                              "checked answer")] = False) -> int:
-    return commands.ask(opts, question, as_json, jsonl, stream)
+                                                              "checked answer")] = False,
+        source: Annotated[Optional[list[str]], _opt("--source", metavar="FILE",
+                                                     help="answer only from this article (repeatable)")] = None,
+        outlet: Annotated[Optional[list[str]], _opt("--outlet", help="only articles of this outlet (repeatable)")] = None,
+        since: Annotated[Optional[str], _opt("--since", metavar="YYYY-MM-DD", help="only articles published on or "
+                                                                                   "after this date")] = None,
+        until: Annotated[Optional[str], _opt("--until", metavar="YYYY-MM-DD", help="only articles published on or "
+                                                                                   "before this date")] = None,
+        as_markdown: Annotated[bool, typer.Option("--markdown", help="print the answer and its quoted citations "
+                                                                     "as Markdown (as the web app exports it)")] = False
+        ) -> int:
+    from .filters import ArticleFilter
+
+    return commands.ask(opts, question, as_json, jsonl, stream, ArticleFilter.parse(source, outlet, since, until),
+                        as_markdown)
 
 
 @app.command(name="eval", help="score a question set (dev.jsonl format)")

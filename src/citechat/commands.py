@@ -9,9 +9,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import SettingsError
+
+if TYPE_CHECKING:
+    from .filters import ArticleFilter
 
 EXIT_USAGE = 2
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -84,7 +87,7 @@ def ingest(opts: Options, paths: list[Path], no_progress: bool) -> int:
               f"(default: {engine.settings.data_dir}).", file=sys.stderr)
         return EXIT_USAGE
     report = engine.ingest(paths, progress=not no_progress)
-    for kind in ("added", "updated", "removed"):
+    for kind in ("added", "updated", "removed", "refreshed"):
         for s in getattr(report, kind):
             print(f"{kind:8} {s}")
     for w in report.skipped:
@@ -93,33 +96,43 @@ def ingest(opts: Options, paths: list[Path], no_progress: bool) -> int:
     return 0
 
 
-def ask(opts: Options, question: str | None, as_json: bool, jsonl: Path | None, stream: bool) -> int:
-    from .errors import QuestionError
+def ask(opts: Options, question: str | None, as_json: bool, jsonl: Path | None, stream: bool,
+        filters: ArticleFilter | None = None, as_markdown: bool = False) -> int:
+    from .errors import FilterError, QuestionError
 
     if jsonl is not None:
-        return ask_jsonl(opts, Path(jsonl))
+        return ask_jsonl(opts, Path(jsonl), filters)
     if question is None:
         print("error: give a question, e.g. citechat ask \"Who presented flags in Luohu?\"", file=sys.stderr)
         return EXIT_USAGE
+    if as_json and as_markdown:
+        print("error: choose one of --json and --markdown", file=sys.stderr)
+        return EXIT_USAGE
     engine = opts.engine(create=False)
+    quiet = as_json or as_markdown  # the LLM's draft words go to stderr, the document to stdout
     try:
         if stream:
             ans = None
-            for item in engine.ask_stream(question):
+            for item in engine.ask_stream(question, filters):
                 if isinstance(item, str):
-                    print(item, end="", flush=True, file=sys.stderr if as_json else sys.stdout)
+                    print(item, end="", flush=True, file=sys.stderr if quiet else sys.stdout)
                 else:
                     ans = item
-            if not as_json:
+            if not quiet:
                 print("\n")
         else:
-            ans = engine.ask(question)
-    except QuestionError as e:
+            ans = engine.ask(question, filters)
+    except (QuestionError, FilterError) as e:
         if as_json:
             print(json.dumps({"question": question, "error": str(e)}, ensure_ascii=False))
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    print(json.dumps(ans.to_json(), ensure_ascii=False) if as_json else format_answer(ans))
+    if as_markdown:
+        from .export import question_markdown
+
+        print(question_markdown(question.strip(), ans.to_json()), end="")
+    else:
+        print(json.dumps(ans.to_json(), ensure_ascii=False) if as_json else format_answer(ans))
     return 0
 
 
@@ -132,7 +145,7 @@ def _read_question(line: str) -> dict[str, Any]:
     return item
 
 
-def ask_jsonl(opts: Options, path: Path) -> int:
+def ask_jsonl(opts: Options, path: Path, filters: ArticleFilter | None = None) -> int:
     from .errors import QuestionError
 
     if not path.is_file():
@@ -140,6 +153,7 @@ def ask_jsonl(opts: Options, path: Path) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     engine = opts.engine(create=False)
+    engine.allowed_sources(filters)  # a filter that allows no article fails once, before any question
     engine.warm_up()
     failures = 0
     with path.open(encoding="utf-8", errors="replace") as fh:
@@ -153,7 +167,7 @@ def ask_jsonl(opts: Options, path: Path) -> int:
                 print(json.dumps({"id": None, "line": lineno, "error": f"bad input line: {e}"}))
                 continue
             try:
-                ans = engine.ask(item["question"])
+                ans = engine.ask(item["question"], filters)
                 ans.id = item.get("id")
                 print(json.dumps(ans.to_json(), ensure_ascii=False), flush=True)
             except QuestionError as e:

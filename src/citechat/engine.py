@@ -10,6 +10,7 @@ from typing import Iterable, Iterator
 
 from .answers import Answer, Answerer, final_item
 from .extractive import ExtractiveAnswerer
+from .filters import ArticleFilter
 from .generative import LLMAnswerer
 from .grounding import GroundingChecker
 from .llm import make_llm
@@ -94,14 +95,22 @@ class Engine:
             c.outlet = c.outlet or str(m.get("outlet", ""))
             c.date = c.date or str(m.get("date", ""))
 
-    def ask(self, question: str) -> Answer:
-        return final_item(self.ask_stream(question), Answer)
+    def ask(self, question: str, filters: ArticleFilter | None = None) -> Answer:
+        return final_item(self.ask_stream(question, filters), Answer)
 
-    def ask_stream(self, question: str) -> Iterator[str | Answer]:
-        """Text deltas while an LLM writes (none for the extractive answerer), then the final `Answer`."""
+    def allowed_sources(self, filters: ArticleFilter | None) -> list[str] | None:
+        """The articles a filter allows (None: no filter); FilterError if it allows none."""
+        if filters is None or filters.is_empty():
+            return None
+        return filters.select(self.store.list_articles())
+
+    def ask_stream(self, question: str, filters: ArticleFilter | None = None) -> Iterator[str | Answer]:
+        """Text deltas while an LLM writes (none for the extractive answerer), then the final `Answer`. `filters`:
+        answer only from the articles it allows (FilterError if none)."""
         q = self.validate_question(question)
+        sources = self.allowed_sources(filters)
         t0 = time.perf_counter()
-        retrieved = self.retriever.retrieve(analyse_question(q))
+        retrieved = self.retriever.retrieve(analyse_question(q), sources)
         t1 = time.perf_counter()
         for item in self.answerer.stream(retrieved):
             if isinstance(item, Answer):

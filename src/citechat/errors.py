@@ -38,3 +38,7 @@ class IndexOutdated(IndexProblem):
 
 class ModelLoadError(CitechatError, RuntimeError):
     """A model could not be loaded; the message says which and what to do."""
+
+
+class FilterError(CitechatError, ValueError):
+    """An article filter is malformed (a bad date) or leaves no article to answer from."""

@@ -159,8 +159,9 @@ class ExtractiveAnswerer(Answerer):
         if not (named or by_article[source] >= threshold / 3):
             return None
         meta, text = articles.article(source)
-        value = meta.get("outlet" if q.wants_outlet else "date")
-        span = _sentence_containing(text, value, articles.sentence_spans(source)) if value and text else None
+        key = "outlet" if q.wants_outlet else "date"
+        value, at = meta.get(key), meta.get(f"{key}_at", -1)  # where the value is written ("February 7, 2022")
+        span = _sentence_containing(text, value, articles.sentence_spans(source), at) if value and text else None
         if span is None:
             return None
         cit = span_citation(1, source, text, *span, by_article[source], title=meta.get("title", ""),
@@ -179,8 +180,8 @@ def _abstain_reason(info: QuestionInfo, ranked: list[Candidate], threshold: floa
     return f"the closest sentence scores {ranked[0].scores.learned:.2f}; answers need {threshold:.2f}"
 
 
-def _sentence_containing(text: str, value: str, spans: list[tuple[int, int]]) -> tuple[int, int] | None:
-    idx = text.find(value)
+def _sentence_containing(text: str, value: str, spans: list[tuple[int, int]], at: int = -1) -> tuple[int, int] | None:
+    idx = at if isinstance(at, int) and 0 <= at < len(text) else text.find(value)
     if idx < 0:
         return None
     for a, b in spans:

@@ -37,18 +37,20 @@ class IngestReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    refreshed: list[str] = field(default_factory=list)  # unchanged text, new metadata (only the record rewritten)
     skipped: list[str] = field(default_factory=list)  # warnings, one per unreadable file
     sentences_embedded: int = 0
     seconds: float = 0.0
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed)
+        return bool(self.added or self.updated or self.removed or self.refreshed)
 
     def summary(self) -> str:
+        refreshed = f" ({len(self.refreshed)} with new metadata)" if self.refreshed else ""
         return (
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
-            f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped "
+            f"{len(self.unchanged)} unchanged{refreshed}, {len(self.skipped)} skipped "
             f"({self.sentences_embedded} sentences embedded in {self.seconds:.1f} s)"
         )
 
@@ -178,6 +180,7 @@ class Indexer:
         seen: set[str] = set()
         calls_before = self.embedder.calls
         self._ingest_files(list(iter_article_files(paths)), report, stored, seen, progress, on_article)
+        self._refresh_metadata(report, stored)
         if sync_folders:
             self._remove_missing(paths, stored, seen, report)
         report.seconds = time.perf_counter() - t0
@@ -234,6 +237,14 @@ class Indexer:
                 if on_article:
                     on_article(a.source, "updated" if was_stored else "added")
 
+    def _refresh_metadata(self, report: IngestReport, stored: dict) -> None:
+        """Unchanged articles whose extracted metadata differs from the stored record (the extraction rules
+        changed, see metadata.py): rewrite just the record's metadata, in one write. No re-embedding."""
+        fresh = {s: stored[s].meta for s in report.refreshed}
+        self.store.update_article_metadata(fresh)
+        if fresh:
+            log.info("metadata refreshed for %d unchanged articles", len(fresh))
+
     def _remove_missing(self, paths: list[Path], stored: dict, seen: set[str], report: IngestReport) -> None:
         """Remove articles ingested from one of the given folders whose file is gone."""
         folders = [p.resolve() for p in paths if p.is_dir()]
@@ -265,5 +276,8 @@ class Indexer:
         old = stored.get(article.source)
         if old is not None and old.content_hash == article.content_hash:
             report.unchanged.append(article.source)
+            if any(old.meta.get(k) != v for k, v in article.metadata.items()):
+                report.refreshed.append(article.source)
+                old.meta = article.metadata  # written by `_refresh_metadata` once all files are read
             return
         pending.append((article, old is not None))

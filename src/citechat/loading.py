@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 from .errors import LoadError
+from .metadata import (  # noqa: F401 - is_byline, extract_date, extract_outlet, normalise_date: this module's API
+    _DATE_LABEL, _DATE_ONLY_LINE, _SOURCE_LABEL, METADATA_VERSION, Found, extract_date, extract_outlet, find_date,
+    find_outlet, is_byline, normalise_date,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,8 @@ class Article:
     path: str | None = None
     content_hash: str = ""
     extra: dict = field(default_factory=dict)
+    date_at: int = -1  # where in `text` the date / outlet is written (-1: not in the text, e.g. HTML metadata)
+    outlet_at: int = -1
 
     def __post_init__(self) -> None:
         if not self.content_hash:
@@ -44,6 +50,9 @@ class Article:
             "title": self.title,
             "outlet": self.outlet or "",
             "date": self.date or "",
+            "date_at": self.date_at,
+            "outlet_at": self.outlet_at,
+            "metadata_version": METADATA_VERSION,
             "content_hash": self.content_hash,
         }
 
@@ -170,93 +179,7 @@ def clean_text(raw: str, markdown: bool = False) -> str:
     return text
 
 
-# --- metadata --------------------------------------------------------------------------------
-
-_DATE_ONLY_LINE = re.compile(
-    r"^\s*(\d{4}[年/.-]\d{1,2}[月/.-]\d{1,2}日?|\w+ \d{1,2}, \d{4})\s*(星期.|周.|\w+day)?\s*$", re.IGNORECASE
-)
-_DATE_LABEL = re.compile(
-    r"(?:發布日期|发布日期|發佈日期|發布時間|发布时间|日期|Published(?: on)?|Publication date|Date)\s*[:：]\s*"
-    r"(\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?|[A-Z][a-z]+ \d{1,2},? \d{4}|\d{1,2} [A-Z][a-z]+ \d{4})",
-    re.IGNORECASE,
-)
-_ISO_DATE = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})")
-_MEDIA_WORDS = (
-    r"(?:\b(?:Evening News|Morning Post|Newspaper|News|Times|Daily|Post|Herald|Journal|Gazette|Tribune|Network|Press|Agency|Radio|TV|Television)\b"
-    r"|日報|日报|晚報|晚报|時報|时报|新聞網|新闻网|網|网|報|报|社|台)"
-)
-_SOURCE_LABEL = re.compile(
-    r"(?:information source|source|來源|来源|信息來源|信息来源|稿源|出處|出处)\s*[:：]\s*([^\n;；,，。]{2,80})",
-    re.IGNORECASE,
-)
-_BYLINE_OUTLET = re.compile(
-    rf"^([A-Z][A-Za-z]+(?: [A-Z][A-Za-z]+){{0,4}} {_MEDIA_WORDS})\s*[·|•]", re.MULTILINE
-)
-
-
-_BYLINE = re.compile(
-    r"^\s*(?:(?:information source|source|reporter|correspondent|editor|author|written by|photo|photographer|"
-    r"responsible editor|published(?: on)?|publication date|date|來源|来源|信息來源|信息来源|稿源|出處|出处|記者|记者|"
-    r"通訊員|通讯员|編輯|编辑|責任編輯|责任编辑|責編|责编|作者|攝影|摄影|圖|图|發布日期|发布日期|發佈日期|發布時間|发布时间|日期)"
-    r"\s*[:：|]|by\s+[A-Z])",
-    re.IGNORECASE,
-)
-
-
-def is_byline(sentence: str) -> bool:
-    """A metadata line (source, reporter, editor, date) rather than news: kept as metadata, never cited as an answer."""
-    s = sentence.strip()
-    if len(s) > 120:
-        return False
-    return bool(_BYLINE.match(s) or _DATE_ONLY_LINE.match(s) or _BYLINE_OUTLET.match(s))
-
-
-def _trim_outlet(value: str) -> str:
-    value = value.strip(" :：\"'“”")
-    m = None
-    for m in re.finditer(_MEDIA_WORDS, value, flags=re.IGNORECASE):
-        pass
-    if m is not None and m.end() < len(value):
-        value = value[: m.end()]
-    return value.strip()
-
-
-def extract_outlet(text: str) -> str | None:
-    m = _BYLINE_OUTLET.search(text)
-    if m:
-        return m.group(1).strip()
-    found = [_trim_outlet(m.group(1)) for m in _SOURCE_LABEL.finditer(text)]
-    found = [f for f in found if f and not f.lower().startswith(("http", "www"))]
-    if not found:
-        return None
-    with_media = [f for f in found if re.search(_MEDIA_WORDS, f, flags=re.IGNORECASE)]
-    return (with_media or found)[0]
-
-
-def normalise_date(value: str) -> str:
-    m = _ISO_DATE.search(value)
-    if m:
-        y, mo, d = m.groups()
-        return f"{int(y):04d}-{int(mo):02d}-{int(d):02d}"
-    from datetime import datetime
-
-    for fmt in ("%B %d, %Y", "%B %d %Y", "%d %B %Y", "%b %d, %Y"):
-        try:
-            return datetime.strptime(value.strip(), fmt).date().isoformat()
-        except ValueError:
-            continue
-    return value.strip()
-
-
-def extract_date(text: str) -> str | None:
-    m = _DATE_LABEL.search(text)
-    if m:
-        return normalise_date(m.group(1))
-    for line in text.split("\n")[:5]:
-        if _DATE_ONLY_LINE.match(line):
-            return normalise_date(line)
-    return None
-
+# --- metadata (rules in metadata.py) ---------------------------------------------------------------------
 
 def extract_title(text: str, fallback: str) -> str:
     for line in text.split("\n")[:8]:
@@ -309,9 +232,10 @@ def load_article(path: Path, data: bytes | None = None, source: str | None = Non
     if not re.search(r"\w", text):
         raise LoadError(f"{name}: has no article text after cleaning")
     title = meta.get("title") or extract_title(text, fallback=Path(name).stem)
-    date = normalise_date(meta["date"]) if meta.get("date") else extract_date(text)
-    outlet = extract_outlet(text) or meta.get("sitename")
-    return Article(source=name, text=text, title=title, outlet=outlet, date=date, path=str(path))
+    date = Found(normalise_date(meta["date"])) if meta.get("date") else find_date(text)
+    outlet = find_outlet(text) or (Found(meta["sitename"]) if meta.get("sitename") else None)
+    return Article(source=name, text=text, title=title, outlet=outlet and outlet.value, date=date and date.value,
+                   date_at=date.at if date else -1, outlet_at=outlet.at if outlet else -1, path=str(path))
 
 
 def iter_article_files(paths: Iterable[Path]) -> Iterator[Path]:

@@ -19,7 +19,7 @@ import logging
 import sqlite3
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +45,14 @@ class StoredArticle:
     path: str
     sentences: int
     chunks: int
+    meta: dict[str, Any] = field(default_factory=dict, repr=False)  # the whole stored record metadata
 
     @classmethod
     def from_meta(cls, source: str, m: dict[str, Any]) -> "StoredArticle":
         return cls(
             source=source, title=str(m.get("title", "")), outlet=str(m.get("outlet", "")), date=str(m.get("date", "")),
             content_hash=str(m.get("content_hash", "")), path=str(m.get("path", "")),
-            sentences=int(m.get("sentences", 0)), chunks=int(m.get("chunks", 0)),
+            sentences=int(m.get("sentences", 0)), chunks=int(m.get("chunks", 0)), meta=dict(m),
         )
 
 
@@ -243,6 +244,17 @@ class Store:
         """Write article records (the completion markers), then announce the change."""
         if sources:
             self.articles.upsert(ids=sources, documents=texts, metadatas=metas, embeddings=embeddings)
+            self.bump_revision()
+
+    def update_article_metadata(self, updates: dict[str, dict[str, Any]]) -> None:
+        """Rewrite some fields of article records whose text is unchanged (e.g. title, outlet, date after the
+        metadata rules changed); text, embeddings and sentences stay. Then announce the change."""
+        if not updates:
+            return
+        got = self.articles.get(ids=list(updates), include=["metadatas"])
+        if got["ids"]:
+            metas = [{**(m or {}), **updates[i]} for i, m in zip(got["ids"], got["metadatas"])]
+            self.articles.update(ids=got["ids"], metadatas=metas)
             self.bump_revision()
 
     def delete_article(self, source: str, announce: bool = True) -> None:

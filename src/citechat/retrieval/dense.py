@@ -37,7 +37,7 @@ class DenseRetriever:
         if self.store.count() == 0:
             return []
         filters = None
-        if query.sources:
+        if query.sources is not None:
             filters = MetadataFilters(filters=[MetadataFilter(key="source", value=list(query.sources),
                                                               operator=FilterOperator.IN)])
         res = self.store.vector_store.query(

@@ -39,14 +39,19 @@ class Retriever:
             self.encoder.warm_up()
         self.keyword.refresh()
 
-    def retrieve(self, question: QuestionInfo | str) -> RetrievalResult:
-        """Ranked candidates for one analysed question, with per-stage timings (ms)."""
+    def retrieve(self, question: QuestionInfo | str, sources: list[str] | None = None) -> RetrievalResult:
+        """Ranked candidates for one analysed question, with per-stage timings (ms). `sources`: search only these
+        articles (None: all)."""
         info = analyse_question(question) if isinstance(question, str) else question
         self.keyword.refresh()  # one revision check per question; everything below uses this state
         stats = self.keyword.stats
         names = [g for g in info.name_tokens if stats.is_distinctive(g)]
-        focus = [s for s, toks in stats.tokens.items() if any(g & toks for g in names)][:FOCUS_ARTICLES] or None
-        candidates, timings = self._search(info.text, focus)
+        if sources is not None and not sources:
+            return RetrievalResult(info, [], {}, self.unknown_terms(info), stats)
+        allowed = set(sources) if sources is not None else None
+        focus = [s for s, toks in stats.tokens.items() if any(g & toks for g in names)
+                 and (allowed is None or s in allowed)][:FOCUS_ARTICLES] or None
+        candidates, timings = self._search(info.text, focus, sources)
         candidates = _route_by_names(names, candidates, stats)
         for i, c in enumerate(candidates):
             c.order = i
@@ -56,21 +61,23 @@ class Retriever:
         timings["rerank"] = (time.perf_counter() - t0) * 1000
         return RetrievalResult(info, candidates, timings, self.unknown_terms(info), stats)
 
-    def _search(self, text: str, focus: list[str] | None) -> tuple[list[Candidate], dict[str, float]]:
-        """Fused dense and keyword candidates. `focus`: articles with the question's distinctive names; they get
-        their own dense and BM25 pass, so their sentences can't be crowded out by look-alikes from thousands of
-        other articles. An English question over Chinese articles is also searched with its dictionary translation,
-        so Chinese sentences get a keyword match too."""
+    def _search(self, text: str, focus: list[str] | None,
+                sources: list[str] | None = None) -> tuple[list[Candidate], dict[str, float]]:
+        """Fused dense and keyword candidates, only from `sources` if given. `focus`: articles with the question's
+        distinctive names; they get their own dense and BM25 pass, so their sentences can't be crowded out by
+        look-alikes from thousands of other articles. An English question over Chinese articles is also searched
+        with its dictionary translation, so Chinese sentences get a keyword match too."""
         t0 = time.perf_counter()
         qvec = self.dense.embed(text)
         t1 = time.perf_counter()
-        passes = [Query(text, qvec)] + ([Query(text, qvec, focus)] if focus else [])
+        passes = [Query(text, qvec, sources)] + ([Query(text, qvec, focus)] if focus else [])
         dense_lists = [[c for c in self.dense.retrieve(q) if self.keyword.is_complete(c)] for q in passes]
         t2 = time.perf_counter()
         tokens = tokenize(text)
-        keyword_lists = [self.keyword.search(tokens)] + ([self.keyword.search(tokens, focus)] if focus else [])
+        keyword_lists = [self.keyword.search(tokens, sources)] + (
+            [self.keyword.search(tokens, focus)] if focus else [])
         if not is_cjk(text) and self.keyword.has_chinese:
-            keyword_lists.append(self.keyword.search(self.keyword.translate(text), key="bm25_translated"))
+            keyword_lists.append(self.keyword.search(self.keyword.translate(text), sources, key="bm25_translated"))
         t3 = time.perf_counter()
         fused = reciprocal_rank_fusion([*dense_lists, *keyword_lists], self.rrf_k)
         self.dense.fill_scores(fused, qvec)

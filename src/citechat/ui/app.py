@@ -13,7 +13,13 @@ import gradio as gr
 
 from ..chat import Conversation, Turn, append_feedback, ask_stream, feedback_record
 from ..engine import Engine, QuestionError
+from ..errors import FilterError
+from ..history import History
+from ..metadata import display_date
 from ..library import UploadError, add_upload, delete_article
+from .history_panel import HISTORY_CSS, HistoryPanel, browser_secret
+from .options import (export_controls, filter_controls, filter_message, read_filter, wire_exports,
+                      wire_filter_refresh)
 from .render import CSS, JS_HEAD, cited_sources, md_esc, message_markdown, panel_html
 
 log = logging.getLogger(__name__)
@@ -39,9 +45,22 @@ class AppState:
         sources = sorted(set(cited_sources(conv)))
         return self.engine.store.article_texts(sources)
 
+    def hashes(self, sources: list[str]) -> dict[str, str]:
+        """Current content hash of each indexed article among `sources` (deleted ones are left out)."""
+        meta = self.engine.store.article_metadata(sorted(set(sources)))
+        return {s: str(m.get("content_hash", "")) for s, m in meta.items()}
+
+    def panel(self, conv: Conversation, active: str | None) -> str:
+        """The sources panel, each citation checked against its article as it is now."""
+        return panel_html(conv, active, self.articles_for(conv), self.hashes(list(cited_sources(conv))))
+
+    def history_panel(self) -> HistoryPanel:
+        folder = Path(self.engine.settings.index_dir)
+        return HistoryPanel(History.in_folder(folder), self.panel, self.hashes, browser_secret(folder))
+
     def library_rows(self) -> list[list[Any]]:
         arts = self.engine.store.list_articles()
-        return [[a.source, _clip(a.title, 80), a.outlet, a.date, a.chunks, a.sentences]
+        return [[a.source, _clip(a.title, 80), a.outlet, display_date(a.date), a.chunks, a.sentences]
                 for a in sorted(arts.values(), key=lambda a: a.source)]
 
     def record_feedback(self, record: dict[str, Any]) -> None:
@@ -63,8 +82,10 @@ def _turn_id_of(message: Any) -> str | None:
 
 def build_app(engine: Engine) -> gr.Blocks:
     app = AppState(engine)
+    saved = app.history_panel()
 
-    def respond(message: str, history: list, conv: Conversation | None) -> Iterator[tuple]:
+    def respond(message: str, history: list, conv: Conversation | None, owner: str | None,
+                *narrow: Any) -> Iterator[tuple]:
         conv = conv or Conversation()
         history = list(history or [])
         question = (message or "").strip()
@@ -73,7 +94,7 @@ def build_app(engine: Engine) -> gr.Blocks:
         draft = ""
         turn = None
         try:
-            for item in ask_stream(engine, conv, message or ""):
+            for item in ask_stream(engine, conv, message or "", read_filter(*narrow)):
                 if isinstance(item, Turn):
                     turn = item
                     break
@@ -83,6 +104,10 @@ def build_app(engine: Engine) -> gr.Blocks:
         except QuestionError as e:
             history[-1] = {"role": "assistant", "content": f"⚠️ {md_esc(e)}"}
             yield history, gr.update(), conv, ""
+            return
+        except FilterError as e:  # a clear message, not an error badge; the question stays in the box
+            history[-1] = {"role": "assistant", "content": filter_message(e)}
+            yield history, gr.update(), conv, message
             return
         assert turn is not None
         full = message_markdown(turn)
@@ -95,11 +120,8 @@ def build_app(engine: Engine) -> gr.Blocks:
                 yield history, gr.update(), conv, ""
                 time.sleep(0.015)
         history[-1] = {"role": "assistant", "content": full}
-        yield history, panel_html(conv, turn.id, app.articles_for(conv)), conv, ""
-
-    def clear() -> tuple:
-        conv = Conversation()
-        return [], panel_html(conv, None, {}), conv, ""
+        saved.save(owner, conv, turn)
+        yield history, app.panel(conv, turn.id), conv, ""
 
     def on_like(data: gr.LikeData, conv: Conversation | None) -> None:
         if conv is None:
@@ -114,7 +136,7 @@ def build_app(engine: Engine) -> gr.Blocks:
         if conv is None:
             return gr.update()
         tid = _turn_id_of(data.value)
-        return panel_html(conv, tid, app.articles_for(conv)) if tid else gr.update()
+        return app.panel(conv, tid) if tid else gr.update()
 
     uploads = engine.settings.uploads_enabled
 
@@ -154,11 +176,13 @@ def build_app(engine: Engine) -> gr.Blocks:
         rows = app.library_rows()
         return rows, gr.update(choices=[r[0] for r in rows])
 
-    def api_chat(message: str) -> dict[str, Any]:
-        """Answer one question. Returns the answer text and its citations (see README: "/chat API")."""
+    def api_chat(message: str, sources: list[str] | None = None, outlets: list[str] | None = None,
+                 since: str | None = None, until: str | None = None) -> dict[str, Any]:
+        """Answer one question, optionally only from some articles (file names), outlets or dates (YYYY-MM-DD).
+        Returns the answer text and its citations (see README: "/chat API")."""
         try:
-            return engine.ask(message).to_json()
-        except QuestionError as e:
+            return engine.ask(message, read_filter(sources, outlets, since, until)).to_json()
+        except (QuestionError, FilterError) as e:
             return {"question": message, "error": str(e), "answer": "", "answerable": False, "citations": [],
                     "closest": []}
 
@@ -168,6 +192,7 @@ def build_app(engine: Engine) -> gr.Blocks:
                     "click a **[n]** to check it. When the articles don't say, citechat says so.")
         with gr.Tab("Chat"):
             with gr.Row():
+                saved.render()
                 with gr.Column(scale=3):
                     chatbot = gr.Chatbot(elem_id="chat", height=540, sanitize_html=True, label="Chat",
                                          feedback_options=("Like", "Dislike"), group_consecutive_messages=False)
@@ -176,6 +201,9 @@ def build_app(engine: Engine) -> gr.Blocks:
                                          scale=5, elem_id="question", max_length=engine.settings.answer.max_question_chars)
                         send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
                     clear_btn = gr.Button("Clear conversation", elem_id="clear")
+                    exports = export_controls()
+                    with gr.Accordion("Options", open=False, elem_id="options"):
+                        narrow = filter_controls(engine)
                     gr.Examples(examples=EXAMPLES, inputs=box, label="Try one of these")
                 with gr.Column(scale=2):
                     gr.Markdown("### Sources")
@@ -198,17 +226,21 @@ def build_app(engine: Engine) -> gr.Blocks:
             status = gr.Markdown(elem_id="library-status")
 
         outputs = [chatbot, panel, conv_state, box]
-        box.submit(respond, [box, chatbot, conv_state], outputs, api_name=False)
-        send.click(respond, [box, chatbot, conv_state], outputs, api_name=False)
-        clear_btn.click(clear, None, outputs, api_name=False)
+        inputs = [box, chatbot, conv_state, saved.owner, *narrow.inputs]
+        asked = [box.submit(respond, inputs, outputs, api_name=False),
+                 send.click(respond, inputs, outputs, api_name=False)]
+        switched = saved.wire(demo, chatbot, panel, conv_state, box, asked, clear_btn)
+        wire_exports(exports, conv_state, [*asked, *switched])
         chatbot.like(on_like, [conv_state], None, api_name=False)
         chatbot.select(on_select, [conv_state], panel, api_name=False)
-        upload_btn.click(upload, [files], [table, status], api_name=False, concurrency_limit=1)
-        delete_btn.click(delete, [choice], [table, choice, status], api_name=False, concurrency_limit=1)
-        lib_tab.select(refresh_library, None, [table, choice], api_name=False)
+        library_changed = [upload_btn.click(upload, [files], [table, status], api_name=False, concurrency_limit=1),
+                           delete_btn.click(delete, [choice], [table, choice, status], api_name=False,
+                                            concurrency_limit=1),
+                           lib_tab.select(refresh_library, None, [table, choice], api_name=False)]
+        wire_filter_refresh(engine, narrow, library_changed, demo)
         gr.api(api_chat, api_name="chat")
     return demo
 
 
 def launch_kwargs() -> dict[str, Any]:
-    return {"css": CSS, "head": JS_HEAD}
+    return {"css": CSS + HISTORY_CSS, "head": JS_HEAD}

@@ -8,6 +8,7 @@ from typing import Any, Iterable
 
 from ..answers import CANNOT_ANSWER
 from ..chat import Conversation, Turn
+from ..metadata import display_date
 
 NOT_IN_ARTICLES = "Not in the articles."
 _MD_ESCAPES = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'*_`[]#|~\\$"})
@@ -73,31 +74,57 @@ def _context(text: str, start: int, end: int, width: int = 320) -> tuple[str, st
     return before, text[start:end], after
 
 
-def _source_block(turn: Turn, c: dict[str, Any], article: str | None, closest: bool) -> str:
-    meta = " · ".join(esc(x) for x in (c.get("outlet"), c.get("date"), c.get("source")) if x)
+def citation_check(turn: Turn, c: dict[str, Any], article: str | None,
+                   hashes: dict[str, str] | None) -> tuple[bool, str]:
+    """(highlight?, note) for a citation. Highlight only where the current text at [start:end] is the quoted
+    sentence. `hashes`: the cited articles' current content hashes (None: not checked); an article missing from
+    them is deleted, one whose hash differs from the turn's recorded one has changed since the answer."""
+    fits = bool(article) and article[c["start"]:c["end"]] == c["text"]
+    if hashes is not None and c["source"] not in hashes:
+        return False, "This article has been deleted since this answer; the quoted sentence was:"
+    recorded = turn.hashes.get(c["source"])
+    if hashes is not None and recorded and recorded != hashes[c["source"]]:
+        if fits:
+            return True, "This article has changed since this answer; the quoted sentence is still in it."
+        return False, "This article has changed since this answer; the quoted sentence was:"
+    if article and not fits:
+        return False, "The article no longer has this sentence at this place; the quoted sentence was:"
+    return fits or not article, ""
+
+
+def _source_block(turn: Turn, c: dict[str, Any], article: str | None, closest: bool,
+                  hashes: dict[str, str] | None = None) -> str:
+    meta = " · ".join(esc(x) for x in (c.get("outlet"), display_date(c.get("date")), c.get("source")) if x)
     label = "closest match" if closest else f"[{c['n']}]"
-    if article and article[c["start"]:c["end"]] == c["text"]:
+    highlight, stale = citation_check(turn, c, article, hashes)
+    if highlight and article:
         before, sent, after = _context(article, c["start"], c["end"])
     else:
         before, sent, after = "", c["text"], ""
     opener = ""
-    if article:
+    if article and highlight:
         s16 = utf16_len(article[: c["start"]])
         e16 = s16 + utf16_len(c["text"])
         opener = (f'<button class="open-article" type="button" data-source="{esc(c["source"])}" '
                   f'data-start="{s16}" data-end="{e16}">Open the whole article at this sentence</button>')
+    if highlight:
+        body = f'<p class="src-ctx">{esc(before)}<mark class="hl">{esc(sent)}</mark>{esc(after)}</p>{opener}'
+    else:  # the stored quote, never marked inside text it may no longer match
+        body = f'<blockquote class="src-quote">{esc(sent)}</blockquote>'
     cls = "src closest" if closest else "src"
     return (
         f'<div class="{cls}" id="src-{turn.id}-{c["n"]}" data-n="{c["n"]}">'
         f'<div class="src-head"><span class="src-n">{esc(label)}</span> <b class="src-title">{esc(c.get("title", ""))}</b></div>'
         f'<div class="src-meta">{meta} · score {float(c.get("score", 0)):.2f}</div>'
-        + (f'<div class="src-note">{esc(c["note"])}</div>' if c.get("note") else "") +
-        f'<p class="src-ctx">{esc(before)}<mark class="hl">{esc(sent)}</mark>{esc(after)}</p>{opener}</div>'
+        + (f'<div class="src-note">{esc(c["note"])}</div>' if c.get("note") else "")
+        + (f'<div class="src-stale">{esc(stale)}</div>' if stale else "") + f'{body}</div>'
     )
 
 
-def panel_html(conv: Conversation, active: str | None, articles: dict[str, str]) -> str:
-    """Sources of every turn (only the active one visible) plus the texts needed to open whole articles."""
+def panel_html(conv: Conversation, active: str | None, articles: dict[str, str],
+               hashes: dict[str, str] | None = None) -> str:
+    """Sources of every turn (only the active one visible) plus the texts needed to open whole articles.
+    With `hashes` (the cited articles' current content hashes) citations are checked (see `citation_check`)."""
     if not conv.turns:
         return '<div id="sources-panel"><p class="empty">Sources appear here. Click a [n] marker or an answer to see its sources.</p></div>'
     active = active or conv.turns[-1].id
@@ -106,10 +133,10 @@ def panel_html(conv: Conversation, active: str | None, articles: dict[str, str])
         a = t.answer
         hidden = "" if t.id == active else ' style="display:none"'
         if a.get("answerable"):
-            blocks = [_source_block(t, c, articles.get(c["source"]), False) for c in a.get("citations", [])]
+            blocks = [_source_block(t, c, articles.get(c["source"]), False, hashes) for c in a.get("citations", [])]
             head = f'<h4>Sources for: {esc(t.question[:200])}</h4>'
         elif a.get("closest"):
-            blocks = [_source_block(t, c, articles.get(c["source"]), True) for c in a.get("closest", [])]
+            blocks = [_source_block(t, c, articles.get(c["source"]), True, hashes) for c in a.get("closest", [])]
             head = (f'<h4>{esc(NOT_IN_ARTICLES)} Closest matches for: {esc(t.question[:200])}</h4>'
                     '<p class="closest-note">These passages are the nearest the articles come. They are not citations '
                     'and do not answer the question.</p>')
@@ -147,6 +174,15 @@ CSS = """
 #article-viewer .viewer-body { white-space: pre-wrap; max-height: 360px; overflow-y: auto; margin-top: 6px; }
 a.cite { font-weight: 600; text-decoration: none; cursor: pointer; }
 .unverified { color: var(--body-text-color-subdued); background: #fee2e2; border-radius: 3px; padding: 0 3px; }
+#narrow-title { padding: 4px 8px; }
+/* Phone widths: the columns stack (sources under the chat), [n] markers get a 24x24 px tap area, one scroller. */
+@media (max-width: 640px) {
+  a.cite { display: inline-block; min-width: 24px; min-height: 24px; line-height: 24px; padding: 0 3px;
+           text-align: center; box-sizing: border-box; }
+  #sources-panel { max-height: none; overflow-y: visible; }
+  #export { flex-wrap: nowrap; }
+  #export > * { min-width: 0 !important; }
+}
 """
 
 JS_HEAD = """
