@@ -164,9 +164,11 @@ def test_found_offset_is_where_the_date_is_written():
         ("渡轮新闻\n\n海港晚报讯（记者 李明）渡轮航线开通。", "海港晚报"),
         ("渡轮新闻\n\n新华社北京2月7日电 渡轮航线开通。", "新华社"),
         ("渡轮新闻\n\n渡轮航线开通。\n\n（原载《海港日报》）", "海港日报"),
-        ("Ferry news\n\nThe ferry line opened, the Harbour Daily reported.", "Harbour Daily"),
-        ("Ferry news\n\nThe ferry line opened, Xinhua reported.", "Xinhua"),
+        ("Ferry news\n\nBEIJING, March 3 (Xinhua) -- The ferry line opened.", "Xinhua"),
+        ("渡轮新闻\n\n新华社北京3月3日电 渡轮航线开通。", "新华社"),
         ("Ferry news\n\nThe ferry line opened. The mayor attended.", None),
+        ("Ferry news\n\nThe ferry line opened, the Harbour Daily reported.", None),  # a mention, not a credit
+        ("渡轮新闻\n\n据《每日邮报》报道，渡轮航线开通。", None),
         ("Ferry news\n\nThe ferry company Harbour Lines Co., Ltd. opened a line.", None),
         ("City Opens Harbour Daily Market\n\nThe market opened.", None),  # a Title Case headline, no byline
         ("Ferry news\n\nThe mayor visited the Jinan Central Post Office.", None),
