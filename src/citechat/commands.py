@@ -203,12 +203,15 @@ def evaluate(opts: Options, file: Path, as_json: bool, answers: Path | None, com
 
 
 def list_articles(opts: Options) -> int:
+    from .metadata import display_date
+
     engine = opts.engine(create=False)
     arts = engine.store.list_articles()
     if not arts:
         print("The index is empty. Run `citechat ingest`.")
     for a in sorted(arts.values(), key=lambda a: a.source):
-        print(f"{a.source}\t{a.title[:60]}\t{a.outlet or '-'}\t{a.date or '-'}\t{a.chunks} chunks, {a.sentences} sentences")
+        print(f"{a.source}\t{a.title[:60]}\t{a.outlet or '-'}\t{display_date(a.date) or '-'}\t{a.chunks} chunks, "
+              f"{a.sentences} sentences")
     return 0
 
 
