@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import SettingsError
+from .metadata import display_date
 
 if TYPE_CHECKING:
     from .filters import ArticleFilter
@@ -203,8 +204,6 @@ def evaluate(opts: Options, file: Path, as_json: bool, answers: Path | None, com
 
 
 def list_articles(opts: Options) -> int:
-    from .metadata import display_date
-
     engine = opts.engine(create=False)
     arts = engine.store.list_articles()
     if not arts:
