@@ -186,7 +186,8 @@ def build_app(engine: Engine) -> gr.Blocks:
             return {"question": message, "error": str(e), "answer": "", "answerable": False, "citations": [],
                     "closest": []}
 
-    with gr.Blocks(title="citechat", analytics_enabled=False) as demo:
+    # delete_cache: Gradio's copies of served files (exports, uploads) older than a day go, checked hourly
+    with gr.Blocks(title="citechat", analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
         conv_state = gr.State(None)
         gr.Markdown("## citechat\nAsk about the news articles. Every answer quotes the sentences it comes from — "
                     "click a **[n]** to check it. When the articles don't say, citechat says so.")

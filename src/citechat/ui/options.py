@@ -123,11 +123,15 @@ _EXPORT_DIR: Path | None = None
 
 
 def write_exports(conv: Conversation) -> tuple[Path, Path]:
-    """Write the conversation as Markdown and JSON into a fresh folder; return both paths."""
+    """Write the conversation as Markdown and JSON into its own folder, replacing its previous export (so files
+    don't pile up: one pair per conversation); return both paths."""
     global _EXPORT_DIR
     if _EXPORT_DIR is None:
         _EXPORT_DIR = Path(tempfile.mkdtemp(prefix="citechat-export-"))
-    folder = Path(tempfile.mkdtemp(dir=_EXPORT_DIR))
+    folder = _EXPORT_DIR / (conv.id or f"live-{id(conv):x}")
+    folder.mkdir(exist_ok=True)
+    for old in folder.iterdir():
+        old.unlink()
     md, js = folder / export_filename("md"), folder / export_filename("json")
     md.write_text(conversation_markdown(conv), encoding="utf-8")
     js.write_text(conversation_json(conv), encoding="utf-8")
