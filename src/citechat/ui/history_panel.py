@@ -99,8 +99,8 @@ class HistoryPanel:
         """`events`: the chat's answer events, after which the list is refreshed. Returns the events that put
         another conversation in view (load, new, clear, open, delete)."""
         view = [chatbot, panel, conv_state, box]
-        loaded = demo.load(self.on_load, [self.browser_id], [self.browser_id, self.owner, *view, self.items],
-                           api_name=False)
+        loaded = demo.load(self.on_load, [self.browser_id, conv_state],
+                           [self.browser_id, self.owner, *view, self.items], api_name=False)
         for ev in events:
             ev.then(self.refresh, [self.owner, conv_state], [self.items], api_name=False)
         switched = [loaded,
@@ -130,8 +130,11 @@ class HistoryPanel:
         turns = [Turn(id=t.id, question=t.question, answer=t.answer, hashes=t.hashes) for t in rec.turns]
         return Conversation(turns=turns, id=rec.id)
 
-    def on_load(self, browser_id: str | None, request: gr.Request) -> tuple:
+    def on_load(self, browser_id: str | None, current: Conversation | None, request: gr.Request) -> tuple:
         bid, owner = owner_of(browser_id, getattr(request, "username", None))
+        if current is not None and current.turns:
+            # A question was answered before this (queued) load step ran: keep it in view rather than replace it.
+            return (bid, owner, gr.update(), gr.update(), current, gr.update(), self.choices(owner, current.id))
         conv = Conversation()
         try:
             last = self.history.last_open(owner)
