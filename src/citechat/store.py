@@ -29,6 +29,7 @@ from cachetools import LRUCache
 from .config import SCHEMA_VERSION, Settings
 from .errors import IndexOutdated, IndexProblem
 from .sentence_store import SentenceVectorStore, unpack_sentence_meta
+from .store_errors import GuardedCollection
 
 log = logging.getLogger(__name__)
 
@@ -167,9 +168,10 @@ class Store:
                 self.index_dir.mkdir(parents=True, exist_ok=True)
                 self.client = chromadb.PersistentClient(path=str(self.index_dir), settings=_chroma_settings())
             meta = {"hnsw:space": "cosine", "citechat_schema": SCHEMA_VERSION, "embedder": embedder_name}
-            self.sentences = self.client.get_or_create_collection(names[0], metadata=meta)
-            self.articles = self.client.get_or_create_collection(names[1], metadata=meta)
-            self.meta = self.client.get_or_create_collection(names[2], metadata={"citechat_schema": SCHEMA_VERSION})
+            guard = lambda col: GuardedCollection(col, self.location, self.remote)  # noqa: E731 - outages (store_errors)
+            self.sentences = guard(self.client.get_or_create_collection(names[0], metadata=meta))
+            self.articles = guard(self.client.get_or_create_collection(names[1], metadata=meta))
+            self.meta = guard(self.client.get_or_create_collection(names[2], metadata={"citechat_schema": SCHEMA_VERSION}))
         except IndexProblem:
             raise
         except Exception as e:  # noqa: BLE001 - chromadb raises many types for a damaged folder
