@@ -120,7 +120,7 @@ def test_cli_and_doctor_name_the_outage(app, chroma, outage):
     p = subprocess.run([sys.executable, "-m", "citechat", "doctor"], capture_output=True, text=True, env=env,
                        timeout=300)
     index_line = next(line for line in p.stdout.splitlines() if " index " in line)
-    assert index_line.startswith("FAIL") and chroma.url in index_line, p.stdout
+    assert index_line.startswith("FAIL") and chroma.url in index_line and "not answering" in index_line, p.stdout
 
 
 def test_browser_chat_shows_the_outage_and_keeps_the_question(app, chroma):

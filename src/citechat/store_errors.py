@@ -12,7 +12,7 @@ import logging
 import time
 from typing import Any, Callable
 
-from .errors import StoreUnavailable
+from .errors import IndexProblem, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -59,3 +59,15 @@ class GuardedCollection:
         if not callable(value):
             return value
         return functools.partial(call_guarded, value, self._location, self._remote)
+
+
+def server_unreachable(url: str, error: BaseException) -> IndexProblem:
+    """The error for a server that doesn't answer when the store is opened: an IndexProblem (nothing can be done
+    without the index) whose cause is the StoreUnavailable `citechat doctor` reports."""
+    down = StoreUnavailable(url)
+    down.__cause__ = error
+    problem = IndexProblem(
+        f"Cannot reach the Chroma server at {url} ({type(error).__name__}: {str(error)[:120]}). Start one with "
+        "`chroma run --path index --port 8000`, or unset CITECHAT_CHROMA_URL to use the local index folder.")
+    problem.__cause__ = down
+    return problem

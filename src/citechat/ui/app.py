@@ -72,8 +72,10 @@ def _clip(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def outage_message(e: StoreUnavailable) -> str:
-    """An index outage as a chat message: what is wrong and that the question is still in the box."""
+def notice_message(e: FilterError | StoreUnavailable) -> str:
+    """A bad filter or an index outage as a chat message: what is wrong and that the question is still in the box."""
+    if isinstance(e, FilterError):
+        return filter_message(e)
     return f"⏳ **Index unavailable:** {md_esc(e)} Your question is still in the box: send it again then."
 
 
@@ -110,12 +112,8 @@ def build_app(engine: Engine) -> gr.Blocks:
             history[-1] = {"role": "assistant", "content": f"⚠️ {md_esc(e)}"}
             yield history, gr.update(), conv, ""
             return
-        except FilterError as e:  # a clear message, not an error badge; the question stays in the box
-            history[-1] = {"role": "assistant", "content": filter_message(e)}
-            yield history, gr.update(), conv, message
-            return
-        except StoreUnavailable as e:  # the same for an index server outage: send it again once it is back
-            history[-1] = {"role": "assistant", "content": outage_message(e)}
+        except (FilterError, StoreUnavailable) as e:  # a clear message, not an error badge; the question stays
+            history[-1] = {"role": "assistant", "content": notice_message(e)}
             yield history, gr.update(), conv, message
             return
         assert turn is not None
