@@ -21,7 +21,6 @@ from conftest import ARTICLES
 
 CHROMA = Path(sys.executable).parent / "chroma"
 LUOHU = "Who presented flags in Luohu?"
-pytestmark = pytest.mark.skipif(not CHROMA.exists(), reason="the chroma CLI is not installed")
 
 
 class ChromaProcess:
@@ -55,6 +54,8 @@ class ChromaProcess:
 
 @pytest.fixture(scope="module")
 def chroma(tmp_path_factory):
+    if not CHROMA.exists():
+        pytest.skip("the chroma CLI is not installed")
     server = ChromaProcess(tmp_path_factory.mktemp("chroma-outage"))
     yield server
     server.stop()
@@ -149,3 +150,61 @@ def test_browser_chat_shows_the_outage_and_keeps_the_question(app, chroma):
             assert "Liu Sheng" in page.locator("#chat .bot").last.inner_text()
         finally:
             browser.close()
+
+
+# --- the guard itself (no server): retries, fail-fast and the dense query path ----------------------------------
+
+
+class FlakyCollection:
+    """A collection whose calls fail with the given errors first, then answer."""
+
+    def __init__(self, *errors: BaseException) -> None:
+        self.errors, self.calls, self.metadata = list(errors), 0, {"citechat_schema": 1}
+
+    def count(self) -> int:
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return 7
+
+    def query(self, **kw):
+        return self.count()
+
+
+def test_guard_retries_a_refused_connection_then_fails_fast(monkeypatch):
+    import httpx
+
+    from citechat import store_errors
+
+    monkeypatch.setattr(store_errors, "RETRY_DELAYS", (0.01, 0.02))
+    col = FlakyCollection(httpx.ConnectError("refused"), httpx.ConnectError("refused"))
+    guarded = store_errors.GuardedCollection(col, "http://127.0.0.1:1", True)
+    assert guarded.count() == 7 and col.calls == 3  # recovered on the third try
+    assert guarded.metadata == {"citechat_schema": 1}  # attributes pass through
+    col = FlakyCollection(*[httpx.ConnectError("refused")] * 5)
+    guarded = store_errors.GuardedCollection(col, "http://127.0.0.1:1", True)
+    with pytest.raises(StoreUnavailable, match=r"index server at http://127\.0\.0\.1:1 is not answering"):
+        guarded.query(query_embeddings=[[0.0]])  # the dense path (SentenceVectorStore._query) goes through it
+    assert col.calls == 3
+    col = FlakyCollection(httpx.ReadTimeout("slow"))
+    with pytest.raises(StoreUnavailable):
+        store_errors.GuardedCollection(col, "http://127.0.0.1:1", True).count()
+    assert col.calls == 1  # a timeout may have run on the server: no retry
+
+
+def test_guard_names_the_folder_of_a_local_store():
+    from citechat import store_errors
+
+    col = FlakyCollection(TimeoutError("disk"))
+    with pytest.raises(StoreUnavailable, match="index folder /srv/idx"):
+        store_errors.GuardedCollection(col, "/srv/idx", False).count()
+
+
+def test_store_collections_and_dense_store_are_guarded(tmp_path, embedder):
+    from citechat.store import Store
+    from citechat.store_errors import GuardedCollection
+
+    store = Store(Settings(index_dir=tmp_path / "i"), embedder.name)
+    assert all(isinstance(c, GuardedCollection) for c in (store.sentences, store.articles, store.meta))
+    assert isinstance(store.vector_store._collection, GuardedCollection)
+    assert store.count() == 0 and store.list_articles() == {}
