@@ -16,7 +16,7 @@ from citechat.config import Settings
 from citechat.engine import Engine
 from citechat.errors import StoreUnavailable
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, AppServer, copy_articles, start_chroma_server
+from browser_support import CHROMIUM, CHROMIUM_ARGS, AppServer, copy_articles, start_chroma_server, store_env
 from conftest import ARTICLES
 
 CHROMA = Path(sys.executable).parent / "chroma"
@@ -64,8 +64,9 @@ def chroma(tmp_path_factory):
 @pytest.fixture(scope="module")
 def app(chroma, tmp_path_factory):
     root = tmp_path_factory.mktemp("outage-app")
-    srv = AppServer(copy_articles(ARTICLES, root / "articles"), root / "index",
-                    {"CITECHAT_CHROMA_URL": chroma.url, "CITECHAT_COLLECTION": "outage_app"})
+    # (the collection: the default, or the one browser_support gives the index folder under CITECHAT_TEST_STORE)
+    srv = AppServer(copy_articles(ARTICLES, root / "articles"), root / "index", {"CITECHAT_CHROMA_URL": chroma.url})
+    srv.collection = store_env(srv.index_dir).get("CITECHAT_COLLECTION", "citechat")
     yield srv
     srv.stop()
 
@@ -112,7 +113,7 @@ def test_chat_api_returns_the_error_object_then_answers_again(app, chroma):
 
 
 def test_cli_and_doctor_name_the_outage(app, chroma, outage):
-    env = dict(os.environ, CITECHAT_CHROMA_URL=chroma.url, CITECHAT_COLLECTION="outage_app",
+    env = dict(os.environ, CITECHAT_CHROMA_URL=chroma.url, CITECHAT_COLLECTION=app.collection,
                CITECHAT_DATA_DIR=str(app.data_dir))
     p = subprocess.run([sys.executable, "-m", "citechat", "ask", LUOHU], capture_output=True, text=True, env=env,
                        timeout=120)
