@@ -74,9 +74,15 @@ def _check_decision(settings: Settings) -> str:
 
 
 def _check_index(settings: Settings) -> str:
+    from .errors import IndexProblem, StoreUnavailable
     from .store import Store
 
-    store = Store(settings, settings.embedder, create=False)
+    try:
+        store = Store(settings, settings.embedder, create=False)
+    except IndexProblem as e:  # a server that doesn't answer is an outage, named as every surface names it
+        if isinstance(e.__cause__, StoreUnavailable):
+            raise e.__cause__ from e
+        raise
     arts = store.list_articles()
     n = store.count()
     if not arts:

@@ -42,3 +42,17 @@ class ModelLoadError(CitechatError, RuntimeError):
 
 class FilterError(CitechatError, ValueError):
     """An article filter is malformed (a bad date) or leaves no article to answer from."""
+
+
+class StoreUnavailable(CitechatError, RuntimeError):
+    """The index server (or folder) does not answer right now; questions work again once it is back."""
+
+    def __init__(self, location: str, remote: bool = True) -> None:
+        self.location = location
+        if remote:
+            msg = (f"The index server at {location} is not answering; questions will work again once it is back "
+                   "(start it with `chroma run`, or check CITECHAT_CHROMA_URL).")
+        else:
+            msg = (f"The index folder {location} can't be read right now; questions will work again once it is "
+                   "back (check that the disk is mounted and readable).")
+        super().__init__(msg)

@@ -29,6 +29,7 @@ from cachetools import LRUCache
 from .config import SCHEMA_VERSION, Settings
 from .errors import IndexOutdated, IndexProblem
 from .sentence_store import SentenceVectorStore, unpack_sentence_meta
+from .store_errors import GuardedCollection, server_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +92,8 @@ def _http_client(settings: Settings):
                                      ssl=url.scheme == "https", headers=headers, settings=_chroma_settings())
         client.heartbeat()
         return client
-    except Exception as e:  # noqa: BLE001 - connection errors come in many types
-        raise IndexProblem(
-            f"Cannot reach the Chroma server at {settings.chroma_url} ({type(e).__name__}). Start one with "
-            "`chroma run --path index --port 8000`, or unset CITECHAT_CHROMA_URL to use the local index folder."
-        ) from e
+    except Exception as e:  # noqa: BLE001 - connection errors come in many types (chromadb: a ValueError)
+        raise server_unreachable(settings.chroma_url or "", e)
 
 
 def check_index_folder(index_dir: Path) -> None:
@@ -167,9 +165,10 @@ class Store:
                 self.index_dir.mkdir(parents=True, exist_ok=True)
                 self.client = chromadb.PersistentClient(path=str(self.index_dir), settings=_chroma_settings())
             meta = {"hnsw:space": "cosine", "citechat_schema": SCHEMA_VERSION, "embedder": embedder_name}
-            self.sentences = self.client.get_or_create_collection(names[0], metadata=meta)
-            self.articles = self.client.get_or_create_collection(names[1], metadata=meta)
-            self.meta = self.client.get_or_create_collection(names[2], metadata={"citechat_schema": SCHEMA_VERSION})
+            guard = lambda col: GuardedCollection(col, self.location, self.remote)  # outages: store_errors.py
+            self.sentences = guard(self.client.get_or_create_collection(names[0], metadata=meta))
+            self.articles = guard(self.client.get_or_create_collection(names[1], metadata=meta))
+            self.meta = guard(self.client.get_or_create_collection(names[2], metadata={"citechat_schema": SCHEMA_VERSION}))
         except IndexProblem:
             raise
         except Exception as e:  # noqa: BLE001 - chromadb raises many types for a damaged folder

@@ -13,7 +13,7 @@ import gradio as gr
 
 from ..chat import Conversation, Turn, append_feedback, ask_stream, feedback_record
 from ..engine import Engine, QuestionError
-from ..errors import FilterError
+from ..errors import FilterError, StoreUnavailable
 from ..history import History
 from ..metadata import display_date
 from ..library import UploadError, add_upload, delete_article
@@ -72,6 +72,13 @@ def _clip(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def notice_message(e: FilterError | StoreUnavailable) -> str:
+    """A bad filter or an index outage as a chat message: what is wrong and that the question is still in the box."""
+    if isinstance(e, FilterError):
+        return filter_message(e)
+    return f"⏳ **Index unavailable:** {md_esc(e)} Your question is still in the box: send it again then."
+
+
 def _turn_id_of(message: Any) -> str | None:
     import re
 
@@ -105,8 +112,8 @@ def build_app(engine: Engine) -> gr.Blocks:
             history[-1] = {"role": "assistant", "content": f"⚠️ {md_esc(e)}"}
             yield history, gr.update(), conv, ""
             return
-        except FilterError as e:  # a clear message, not an error badge; the question stays in the box
-            history[-1] = {"role": "assistant", "content": filter_message(e)}
+        except (FilterError, StoreUnavailable) as e:  # a clear message, not an error badge; the question stays
+            history[-1] = {"role": "assistant", "content": notice_message(e)}
             yield history, gr.update(), conv, message
             return
         assert turn is not None
@@ -182,7 +189,7 @@ def build_app(engine: Engine) -> gr.Blocks:
         Returns the answer text and its citations (see README: "/chat API")."""
         try:
             return engine.ask(message, read_filter(sources, outlets, since, until)).to_json()
-        except (QuestionError, FilterError) as e:
+        except (QuestionError, FilterError, StoreUnavailable) as e:
             return {"question": message, "error": str(e), "answer": "", "answerable": False, "citations": [],
                     "closest": []}
 
