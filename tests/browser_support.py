@@ -59,13 +59,19 @@ class AppServer:
         raise RuntimeError("app did not start within 180 s")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc)
         self.log.close()
+
+
+def stop_process(proc: subprocess.Popen, grace: float = 20) -> None:
+    """Terminate a child process, and kill it if it hasn't ended after `grace` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def start_chroma_server(path: Path) -> tuple[subprocess.Popen, str]:

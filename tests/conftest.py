@@ -112,3 +112,16 @@ def corpus_engine(embedder, encoder, tmp_path_factory, chroma_server):
     engine.ingest(progress=False)
     engine.warm_up()
     return engine
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright, one per test module (browser tests only)."""
+    pw = pytest.importorskip("playwright.sync_api")
+    from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with pw.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

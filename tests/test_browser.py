@@ -17,7 +17,7 @@ import pytest
 from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, AppServer, copy_articles
 from conftest import ARTICLES
 
-pw = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")  # browser tests need Playwright
 
 HOSTILE = """Harbour council notice
 
@@ -35,15 +35,6 @@ def server(tmp_path_factory):
     srv = AppServer(data, root / "index")
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with pw.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

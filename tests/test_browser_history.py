@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, AppServer, copy_articles
+from browser_support import ARTIFACTS, AppServer, copy_articles
 from conftest import ARTICLES
 from test_browser_options import shoot
 
-pw = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")  # browser tests need Playwright
 
 LUOHU = "Who presented flags in Luohu?"
 LIU_QIANG = "When did Liu Qiang visit Shizhong District?"
@@ -30,15 +30,6 @@ def server(tmp_path_factory):
     srv = AppServer(data, root / "index")
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with pw.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

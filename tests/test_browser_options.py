@@ -14,8 +14,6 @@ import re
 import pytest
 from browser_support import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     ROOT,
     AppServer,
     copy_articles,
@@ -23,7 +21,7 @@ from browser_support import (
 from conftest import ARTICLES
 from test_browser import ask, last_bot
 
-pw = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")  # browser tests need Playwright
 
 DOCS_SHOTS = ROOT / "docs" / "screenshots"
 LUOHU = "Who presented flags in Luohu?"
@@ -44,15 +42,6 @@ def server(tmp_path_factory):
     srv = AppServer(copy_articles(ARTICLES, root / "articles"), root / "index")
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with pw.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def open_page(browser, server, **ctx_kw):

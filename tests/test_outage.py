@@ -16,7 +16,7 @@ from citechat.config import Settings
 from citechat.engine import Engine
 from citechat.errors import StoreUnavailable
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, AppServer, copy_articles, start_chroma_server, store_env
+from browser_support import CHROMIUM, CHROMIUM_ARGS, AppServer, copy_articles, start_chroma_server, stop_process, store_env
 from conftest import ARTICLES
 
 CHROMA = Path(sys.executable).parent / "chroma"
@@ -32,13 +32,7 @@ class ChromaProcess:
         self.port = int(self.url.rsplit(":", 1)[1])
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
     def start(self) -> None:
         self.proc = subprocess.Popen([str(CHROMA), "run", "--path", str(self.path), "--port", str(self.port),
