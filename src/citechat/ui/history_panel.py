@@ -132,16 +132,18 @@ class HistoryPanel:
 
     def on_load(self, browser_id: str | None, current: Conversation | None, request: gr.Request) -> tuple:
         bid, owner = owner_of(browser_id, getattr(request, "username", None))
-        if current is not None and current.turns:
-            # A question was answered before this (queued) load step ran: keep it in view rather than replace it.
-            return (bid, owner, gr.update(), gr.update(), current, gr.update(), self.choices(owner, current.id))
-        conv = Conversation()
+        conv = None
         try:
             last = self.history.last_open(owner)
             if last:
                 conv = self.load_conversation(owner, last)
         except (HistoryError, sqlite3.Error) as e:
             log.warning("history: could not reopen the last conversation: %s", e)
+        if conv is None or (current is not None and current.turns):
+            # Nothing to reopen, or a question was already asked before this (queued) load step ran: leave the chat
+            # as it is, so an answer on its way is never wiped.
+            current = current or Conversation()
+            return (bid, owner, gr.update(), gr.update(), current, gr.update(), self.choices(owner, current.id))
         return (bid, owner, *self._view(conv), self.choices(owner, conv.id))
 
     def save(self, owner: str | None, conv: Conversation, turn: Turn) -> None:
