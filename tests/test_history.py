@@ -216,3 +216,27 @@ def test_the_chat_saves_turns_with_their_articles_hashes(hist):
     assert conv.id != old and [t.id for t in hist.get("browser:1", conv.id).turns] == ["t2"]
     saver.save(None, conv, conv.turns[-1])  # no owner (the page had not loaded): nothing saved, no error
     assert len(hist.conversations("browser:1")) == 1
+
+
+def test_page_load_leaves_the_chat_alone_unless_it_reopens_a_conversation(hist):
+    """The load step can run after a first question (it queues behind answers): it must not wipe that chat."""
+    from types import SimpleNamespace
+
+    import gradio as gr
+
+    from citechat.chat import Conversation, Turn
+    from citechat.ui.history_panel import HistoryPanel
+
+    panel = HistoryPanel(hist, panel=lambda conv, active: f"panel:{len(conv.turns)}", hashes=lambda s: {}, secret="s")
+    bid = new_owner_id()
+    request = SimpleNamespace(username=None)  # what the handler reads of gr.Request
+    out = panel.on_load(bid, None, request)
+    assert out[:2] == (bid, f"browser:{bid}") and all(x == gr.skip() for x in out[2:6])  # nothing to reopen
+    conv = Conversation()
+    conv.turns.append(Turn(id="t0", question="Q0?", answer=answer("Q0?")))
+    panel.save(f"browser:{bid}", conv, conv.turns[0])
+    reopened = panel.on_load(bid, None, request)  # a reload: the saved conversation comes back
+    assert reopened[4].id == conv.id and reopened[3] == "panel:1"
+    asked = Conversation(turns=[Turn(id="t9", question="Q9?", answer=answer("Q9?"))])
+    kept = panel.on_load(bid, asked, request)  # a question already answered in this page: left in view
+    assert all(x == gr.skip() for x in kept[2:6])

@@ -142,8 +142,8 @@ class HistoryPanel:
         if conv is None or (current is not None and current.turns):
             # Nothing to reopen, or a question was already asked before this (queued) load step ran: leave the chat
             # as it is, so an answer on its way is never wiped.
-            current = current or Conversation()
-            return (bid, owner, gr.update(), gr.update(), current, gr.update(), self.choices(owner, current.id))
+            keep = current.id if current is not None else None
+            return (bid, owner, gr.skip(), gr.skip(), gr.skip(), gr.skip(), self.choices(owner, keep))
         return (bid, owner, *self._view(conv), self.choices(owner, conv.id))
 
     def save(self, owner: str | None, conv: Conversation, turn: Turn) -> None:
