@@ -110,10 +110,10 @@ def ask_stream(engine: Engine, conversation: Conversation, message: str,
     `filters`: answer only from the articles it allows. Raises QuestionError for an unusable message, FilterError
     for a filter that allows no article."""
     engine.validate_question(message)
-    if filters is not None:
-        engine.allowed_sources(filters)  # a filter that allows nothing is an error before anything is recorded
     question = standalone_question(engine, conversation, message)
     if question is None:
+        if filters is not None:
+            engine.allowed_sources(filters)  # a filter that allows nothing is an error here too, not an abstention
         log.info("ask: unresolvable follow-up", extra={"event": "ask", "mode": "follow-up", "answerable": False})
         yield conversation.add(message.strip(), Answer(question=message.strip(), answer=CANNOT_ANSWER,
                                                        answerable=False, reason=UNRESOLVED_FOLLOW_UP))

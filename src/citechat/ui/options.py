@@ -69,9 +69,8 @@ def read_filter(sources: Iterable[str] | str | None, outlets: Iterable[str] | st
                 until: str | None) -> ArticleFilter | None:
     """The filter the controls (or the API's arguments) describe; None when nothing narrows. FilterError on a
     bad date."""
-    f = ArticleFilter.parse(sources=sources or None, outlets=outlets or None, since=since or None,
-                            until=until or None)
-    return None if f == ArticleFilter() else f
+    f = ArticleFilter.parse(sources=sources, outlets=outlets, since=since, until=until)
+    return None if f.is_empty() else f
 
 
 def filter_message(e: FilterError) -> str:
