@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from .answer_cache import AnswerCache
 from .answers import Answer, Answerer, final_item
 from .extractive import ExtractiveAnswerer
 from .filters import ArticleFilter
@@ -51,6 +52,7 @@ class Engine:
             self.answerer = LLMAnswerer(self.llm, self.extractive, prompts, checker,
                                         max_sources=self.settings.llm_max_sources, timeout_s=self.settings.llm_timeout_s,
                                         relevance=relevance)
+        self.cache = AnswerCache(self.settings.answer_cache) if self.settings.answer_cache else None
         self._ingest_lock = threading.Lock()
 
     def warm_up(self) -> None:
@@ -110,6 +112,14 @@ class Engine:
         q = self.validate_question(question)
         sources = self.allowed_sources(filters)
         t0 = time.perf_counter()
+        cache = self.cache if self.answerer is self.extractive else None
+        kept = cache.get(self.retriever.revision(), q, sources) if cache is not None else None
+        if kept is not None:
+            kept.timings_ms = {"cache": (time.perf_counter() - t0) * 1000}
+            kept.timings_ms["total"] = kept.timings_ms["cache"]
+            self._log(q, kept, cached=True)
+            yield kept
+            return
         retrieved = self.retriever.retrieve(analyse_question(q), sources)
         t1 = time.perf_counter()
         for item in self.answerer.stream(retrieved):
@@ -118,9 +128,15 @@ class Engine:
                 t2 = time.perf_counter()
                 item.timings_ms["answer"] = (t2 - t1) * 1000
                 item.timings_ms["total"] = (t2 - t0) * 1000
-                log.info("ask: mode=%s answerable=%s citations=%d total_ms=%.0f", item.mode, item.answerable,
-                         len(item.citations), item.timings_ms["total"],
-                         extra={"event": "ask", "mode": item.mode, "answerable": item.answerable,
-                                "citations": len(item.citations), "question_chars": len(q),
-                                "timings_ms": {k: round(v, 1) for k, v in item.timings_ms.items()}})
+                self._log(q, item, cached=False)
+                if cache is not None:
+                    cache.put(retrieved.revision, q, sources, item)
             yield item
+
+    @staticmethod
+    def _log(question: str, answer: Answer, cached: bool) -> None:
+        log.info("ask: mode=%s answerable=%s citations=%d total_ms=%.0f%s", answer.mode, answer.answerable,
+                 len(answer.citations), answer.timings_ms["total"], " (kept answer)" if cached else "",
+                 extra={"event": "ask", "mode": answer.mode, "answerable": answer.answerable, "cached": cached,
+                        "citations": len(answer.citations), "question_chars": len(question),
+                        "timings_ms": {k: round(v, 1) for k, v in answer.timings_ms.items()}})

@@ -28,11 +28,21 @@ ZH_QUESTION_WORDS = frozenset(
 ZH_STOPWORDS = frozenset("的 了 和 是 在 有 也 就 都 而 及 與 与 之 為 为 對 对 等 中 上 下 把 被 讓 让 向 從 从 到 以 于 於 其 並 并 或 嗎 吗 呢 什麼 什么 多少 哪 哪些 誰 谁 何 怎麼 怎么".split())
 
 
+MEMO_CHARS = 2000  # texts up to this length (sentences, questions) are memoised: each is seen by many questions
+
+
 def cjk_ratio(text: str) -> float:
+    return _cjk_ratio_memo(text) if len(text) <= MEMO_CHARS else _cjk_ratio(text)
+
+
+def _cjk_ratio(text: str) -> float:
     letters = [c for c in text if c.isalnum()]
     if not letters:
         return 0.0
     return sum(1 for c in letters if _CJK_RE.match(c)) / len(letters)
+
+
+_cjk_ratio_memo = functools.lru_cache(maxsize=20_000)(_cjk_ratio)
 
 
 def is_cjk(text: str) -> bool:
@@ -80,6 +90,10 @@ def stem(word: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     """BM25 tokens for English and Chinese text (and their mixture)."""
+    return list(_tokens_memo(text)) if len(text) <= MEMO_CHARS else _tokens(text)
+
+
+def _tokens(text: str) -> list[str]:
     tokens: list[str] = []
     for m in _WORD_RE.finditer(text):
         w = m.group(0).lower().replace("’", "'")
@@ -99,6 +113,11 @@ def tokenize(text: str) -> list[str]:
             if len(w) >= 2:
                 tokens.append(_pinyin(w))
     return tokens
+
+
+@functools.lru_cache(maxsize=20_000)
+def _tokens_memo(text: str) -> tuple[str, ...]:
+    return tuple(_tokens(text))
 
 
 _PROPER = re.compile(r"\b[A-Z][a-zA-Z\-]{2,}")

@@ -100,3 +100,4 @@ class RetrievalResult:
     timings: dict[str, float]
     unknown_terms: list[str]  # the question's names that no indexed sentence has (also not as pinyin)
     corpus: CorpusStats = EMPTY_CORPUS
+    revision: str = ""  # the store revision searched (answers to it stay valid until the revision moves)

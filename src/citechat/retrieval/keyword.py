@@ -35,14 +35,14 @@ class BM25Retriever:
         self._source_index: dict[str, list[int]] = {}  # article -> its sentences' record numbers, in order
         self._position: dict[str, tuple[str, int]] = {}  # sentence id -> (article, place in it)
 
-    def refresh(self, force: bool = False) -> None:
-        """Rebuild the index if the store changed since the last refresh."""
+    def refresh(self, force: bool = False) -> str:
+        """Rebuild the index if the store changed since the last refresh; the store revision now searched."""
         rev = self.store.revision()
         if not force and rev == self._revision:
-            return
+            return rev
         with self._lock:
             if not force and rev == self._revision:
-                return
+                return rev
             import bm25s
 
             logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets itself to DEBUG on import
@@ -71,6 +71,7 @@ class BM25Retriever:
              self._position) = (bm25, records, vocab, stats, complete, index_of, position)
             self.has_chinese = any(is_cjk(t) for t in vocab)
             self._revision = rev
+            return rev
 
     @property
     def stats(self) -> CorpusStats:

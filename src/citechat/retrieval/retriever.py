@@ -28,7 +28,7 @@ class Retriever:
         self.keyword = BM25Retriever(store, r.bm25_top_k)
         self.rrf_k = r.rrf_k
         if encoder is None and r.reranker != "none":
-            encoder = OnnxCrossEncoder(max_tokens=r.rerank_max_tokens)
+            encoder = OnnxCrossEncoder(threads=r.rerank_threads or 2, max_tokens=r.rerank_max_tokens)
         self.encoder = encoder
         self.ranker = CrossEncoderRanker(encoder, top_n=r.rerank_top_n, first_round=r.rerank_first_round,
                                          confident_logit=r.rerank_confident_logit)
@@ -39,15 +39,19 @@ class Retriever:
             self.encoder.warm_up()
         self.keyword.refresh()
 
+    def revision(self) -> str:
+        """The store revision questions are answered from now (BM25 is rebuilt first if it moved)."""
+        return self.keyword.refresh()
+
     def retrieve(self, question: QuestionInfo | str, sources: list[str] | None = None) -> RetrievalResult:
         """Ranked candidates for one analysed question, with per-stage timings (ms). `sources`: search only these
         articles (None: all)."""
         info = analyse_question(question) if isinstance(question, str) else question
-        self.keyword.refresh()  # one revision check per question; everything below uses this state
+        revision = self.keyword.refresh()  # one revision check per question; everything below uses this state
         stats = self.keyword.stats
         names = [g for g in info.name_tokens if stats.is_distinctive(g)]
         if sources is not None and not sources:
-            return RetrievalResult(info, [], {}, self.unknown_terms(info), stats)
+            return RetrievalResult(info, [], {}, self.unknown_terms(info), stats, revision)
         allowed = set(sources) if sources is not None else None
         focus = [s for s, toks in stats.tokens.items() if any(g & toks for g in names)
                  and (allowed is None or s in allowed)][:FOCUS_ARTICLES] or None
@@ -59,7 +63,7 @@ class Retriever:
         t0 = time.perf_counter()
         candidates = self.ranker.run(info.text, candidates)
         timings["rerank"] = (time.perf_counter() - t0) * 1000
-        return RetrievalResult(info, candidates, timings, self.unknown_terms(info), stats)
+        return RetrievalResult(info, candidates, timings, self.unknown_terms(info), stats, revision)
 
     def _search(self, text: str, focus: list[str] | None,
                 sources: list[str] | None = None) -> tuple[list[Candidate], dict[str, float]]:

@@ -1,0 +1,194 @@
+"""The load test of `make bench`: many gradio_client sessions against the web app on a Chroma server.
+
+Each session is a reader: it asks a question, reads the answer for a while (an exponential pause, mean
+`think_s`; 0 asks again at once) and asks the next one. A second process can ingest new articles meanwhile.
+An answer that differs from the same question asked alone before the run counts as crossed (a sign of mixed-up
+sessions). `LoadConfig` holds one configuration, so each lever of docs/performance.md is one run.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from citechat.evaluation import percentile
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class LoadConfig:
+    label: str = "default"
+    sessions: int = 100
+    seconds: float = 60
+    think_s: float = 8.0  # mean pause between one session's questions
+    concurrency: int | None = None  # Gradio concurrency limit (None: the app's default)
+    answer_cache: bool = True
+    rerank_threads: int | None = None  # None: the app's default
+    apps: int = 1  # app processes on the one Chroma server; sessions are split between their ports
+    with_ingest: bool = True
+
+    def env(self) -> dict[str, str]:
+        env = {"CITECHAT_ANSWER_CACHE": "1024" if self.answer_cache else "0"}
+        if self.concurrency is not None:
+            env["CITECHAT_CONCURRENCY"] = str(self.concurrency)
+        if self.rerank_threads is not None:
+            env["CITECHAT_RETRIEVAL__RERANK_THREADS"] = str(self.rerank_threads)
+        return env
+
+
+def same_answer(out: dict, ref: dict, question: str) -> bool:
+    """The answer to `question` equals the reference answer (text and cited articles)."""
+    return out.get("question") == question and out.get("answer") == ref.get("answer") and \
+        [c["source"] for c in out.get("citations", [])] == [c["source"] for c in ref.get("citations", [])]
+
+
+def load_test(url: str | list[str], questions: list[str], reference: dict[str, dict], sessions: int, seconds: float,
+              during: Callable[[], None] | None = None, think_s: float = 0.0) -> dict[str, Any]:
+    """`sessions` gradio_client sessions (spread over `url`s) asking in a loop for `seconds`, pausing a random
+    exponential time of mean `think_s` after each answer; optional work (an ingest) meanwhile."""
+    from gradio_client import Client
+
+    urls = [url] if isinstance(url, str) else url
+    lat: list[float] = []
+    errors: list[str] = []
+    mixups = 0
+    lock = threading.Lock()
+    clients = _connect([urls[i % len(urls)] for i in range(sessions)], Client)
+    deadline = time.time() + seconds
+
+    def session(i: int) -> None:
+        nonlocal mixups
+        rnd = random.Random(i)
+        k = rnd.randrange(len(questions))
+        time.sleep(rnd.uniform(0, think_s))  # readers arrive spread out, not all in the first second
+        while time.time() < deadline:
+            q = questions[k % len(questions)]
+            k += 1
+            t = time.perf_counter()
+            try:
+                out = clients[i].predict(q, api_name="/chat")
+            except Exception as e:  # noqa: BLE001 - every failure is counted
+                with lock:
+                    errors.append(f"{type(e).__name__}: {e}"[:200])
+                continue
+            dt = (time.perf_counter() - t) * 1000
+            with lock:
+                lat.append(dt)
+                mixups += 0 if same_answer(out, reference[q], q) else 1
+            if think_s > 0:
+                time.sleep(min(rnd.expovariate(1 / think_s), max(0.0, deadline - time.time())))
+
+    threads = [threading.Thread(target=session, args=(i,)) for i in range(sessions)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    if during is not None:
+        time.sleep(min(10, seconds / 4))
+        during()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    return {"sessions": sessions, "seconds": round(wall, 1), "think_s": think_s, "requests": len(lat),
+            "errors": len(errors), "error_samples": errors[:5], "mixed_up_answers": mixups,
+            "throughput_rps": round(len(lat) / wall, 2), "p50_ms": round(percentile(lat, 50), 1),
+            "p95_ms": round(percentile(lat, 95), 1), "p99_ms": round(percentile(lat, 99), 1)}
+
+
+def _connect(urls: list[str], client_cls: Any) -> list[Any]:
+    """One client per session, made before the clock starts (each fetches the app's config), 8 at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(lambda u: client_cls(u, verbose=False), urls))
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
+    import urllib.request
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited early ({proc.returncode})")
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _late_articles(folder: Path) -> None:
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"late_{i}.txt").write_text(
+            f"Late story {i}\n\nThe Vellmar orchestra gave {300 + i} concerts in the new hall.", encoding="utf-8")
+
+
+def run_load(articles: Path, questions_file: Path, cfg: LoadConfig, embedder: str) -> dict[str, Any]:
+    """The app (`app.py`, as `make run` starts it; `cfg.apps` of them) on a Chroma server; a second process
+    ingests meanwhile if `cfg.with_ingest`."""
+    from citechat.evaluation import read_cases
+
+    tmp = Path(tempfile.mkdtemp(prefix="citechat-load-"))
+    procs: list[subprocess.Popen] = []
+    try:
+        cport = free_port()
+        chroma = Path(sys.executable).parent / "chroma"
+        procs.append(subprocess.Popen([str(chroma), "run", "--path", str(tmp / "chroma"), "--port", str(cport),
+                                       "--host", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        curl = f"http://127.0.0.1:{cport}"
+        wait_http(curl + "/api/v2/heartbeat", procs[-1])
+        env = dict(os.environ, CITECHAT_CHROMA_URL=curl, CITECHAT_DATA_DIR=str(articles), CITECHAT_EMBEDDER=embedder,
+                   CITECHAT_INDEX_DIR=str(tmp / "local"), **cfg.env())
+        subprocess.run([sys.executable, "-m", "citechat", "ingest", "--no-progress"], env=env, check=True,
+                       capture_output=True)
+        urls = []
+        for _ in range(cfg.apps):
+            port = free_port()
+            procs.append(subprocess.Popen([sys.executable, str(ROOT / "app.py")], env=dict(env, CITECHAT_PORT=str(port)),
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            urls.append(f"http://127.0.0.1:{port}/")
+            wait_http(urls[-1], procs[-1])
+        from gradio_client import Client
+
+        qs = [c.question for c in read_cases(questions_file)]
+        client = Client(urls[0], verbose=False)
+        reference = {q: client.predict(q, api_name="/chat") for q in qs}
+
+        def ingest_meanwhile() -> None:
+            _late_articles(tmp / "extra")
+            p = subprocess.run([sys.executable, "-m", "citechat", "ingest", "--no-progress", str(tmp / "extra")],
+                               env=env, capture_output=True, text=True)
+            if p.returncode != 0:
+                raise RuntimeError(p.stderr)
+
+        result = load_test(urls, qs, reference, cfg.sessions, cfg.seconds,
+                           ingest_meanwhile if cfg.with_ingest else None, cfg.think_s)
+        return {**asdict(cfg), **result}
+    finally:
+        for p in reversed(procs):
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
