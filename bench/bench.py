@@ -11,15 +11,14 @@ import os
 import platform
 import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scale.py beside it
@@ -139,7 +138,8 @@ def query_worker(data: Path, index: Path, questions: Path, repeats: int, embedde
     from citechat.evaluation import evaluate, read_cases
 
     t0 = time.perf_counter()
-    engine = Engine(Settings(data_dir=data, index_dir=index, embedder=embedder), create=False)
+    # no answer cache: the repeats measure the pipeline (the cache is measured in the load test)
+    engine = Engine(Settings(data_dir=data, index_dir=index, embedder=embedder, answer_cache=0), create=False)
     engine.warm_up()
     startup = time.perf_counter() - t0
     cases = read_cases(questions)
@@ -218,138 +218,43 @@ def baseline_vanilla(data: Path, questions: Path, repeats: int, embedder_name: s
     return {"runs": runs, "chunks": chunks, "ingest_s": ingest_s}
 
 
-# --- load test ----------------------------------------------------------------------------------------
+# --- load test (bench/load.py) -------------------------------------------------------------------------
 
-def load_test(url: str, questions: list[str], reference: dict[str, dict], sessions: int, seconds: float,
-              during: Callable[[], None] | None = None) -> dict[str, Any]:
-    """`sessions` gradio_client sessions asking in a loop for `seconds`; optional work (an ingest) meanwhile."""
-    from gradio_client import Client
+from load import LoadConfig, free_port, load_report, load_test, run_load, wait_http  # noqa: E402,F401 - soak.py uses them too
 
-    lat: list[float] = []
-    errors: list[str] = []
-    mixups = 0
-    lock = threading.Lock()
-    deadline = time.time() + seconds
+_wait_http, _free_port = wait_http, free_port
 
-    def session(i: int) -> None:
-        nonlocal mixups
-        client = Client(url, verbose=False)
-        k = i
-        while time.time() < deadline:
-            q = questions[k % len(questions)]
-            k += 1
-            t = time.perf_counter()
-            try:
-                out = client.predict(q, api_name="/chat")
-            except Exception as e:  # noqa: BLE001 - every failure is counted
-                with lock:
-                    errors.append(f"{type(e).__name__}: {e}"[:200])
-                continue
-            dt = (time.perf_counter() - t) * 1000
-            ref = reference[q]
-            same = out.get("question") == q and [c["source"] for c in out.get("citations", [])] == \
-                [c["source"] for c in ref.get("citations", [])] and out.get("answer") == ref.get("answer")
-            with lock:
-                lat.append(dt)
-                mixups += 0 if same else 1
-
-    threads = [threading.Thread(target=session, args=(i,)) for i in range(sessions)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    if during is not None:
-        time.sleep(min(10, seconds / 4))
-        during()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
-    return {"sessions": sessions, "seconds": round(wall, 1), "requests": len(lat), "errors": len(errors),
-            "error_samples": errors[:5], "mixed_up_answers": mixups, "throughput_rps": round(len(lat) / wall, 2),
-            "p50_ms": round(percentile(lat, 50), 1), "p95_ms": round(percentile(lat, 95), 1),
-            "p99_ms": round(percentile(lat, 99), 1)}
-
-
-def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
-    import urllib.request
-
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited early ({proc.returncode})")
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"{url} did not come up")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def run_load(articles: Path, questions_file: Path, sessions: int, seconds: float, concurrency: int,
-             with_ingest: bool, embedder: str) -> dict[str, Any]:
-    """The app (`app.py`, as `make run` starts it) on a Chroma server; a second process ingests meanwhile."""
-    from citechat.evaluation import read_cases
-
-    tmp = Path(tempfile.mkdtemp(prefix="citechat-load-"))
-    procs: list[subprocess.Popen] = []
-    try:
-        cport, aport = _free_port(), _free_port()
-        chroma = Path(sys.executable).parent / "chroma"
-        procs.append(subprocess.Popen([str(chroma), "run", "--path", str(tmp / "chroma"), "--port", str(cport),
-                                       "--host", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        curl = f"http://127.0.0.1:{cport}"
-        _wait_http(curl + "/api/v2/heartbeat", procs[-1])
-        env = dict(os.environ, CITECHAT_CHROMA_URL=curl, CITECHAT_DATA_DIR=str(articles), CITECHAT_EMBEDDER=embedder,
-                   CITECHAT_INDEX_DIR=str(tmp / "local"), CITECHAT_PORT=str(aport),
-                   CITECHAT_CONCURRENCY=str(concurrency))
-        subprocess.run([sys.executable, "-m", "citechat", "ingest", "--no-progress"], env=env, check=True,
-                       capture_output=True)
-        procs.append(subprocess.Popen([sys.executable, str(ROOT / "app.py")], env=env, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL))
-        url = f"http://127.0.0.1:{aport}/"
-        _wait_http(url, procs[-1])
-        from gradio_client import Client
-
-        qs = [c.question for c in read_cases(questions_file)]
-        client = Client(url, verbose=False)
-        reference = {q: client.predict(q, api_name="/chat") for q in qs}
-
-        def ingest_meanwhile() -> None:
-            extra = tmp / "extra"
-            extra.mkdir()
-            for i in range(3):
-                (extra / f"late_{i}.txt").write_text(
-                    f"Late story {i}\n\nThe Vellmar orchestra gave {300 + i} concerts in the new hall.", encoding="utf-8")
-            p = subprocess.run([sys.executable, "-m", "citechat", "ingest", "--no-progress", str(extra)], env=env,
-                               capture_output=True, text=True)
-            if p.returncode != 0:
-                raise RuntimeError(p.stderr)
-
-        result = load_test(url, qs, reference, sessions, seconds, ingest_meanwhile if with_ingest else None)
-        result["concurrency_limit"] = concurrency
-        result["ingest_during_load"] = with_ingest
-        return result
-    finally:
-        for p in reversed(procs):
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+# The levers of docs/performance.md, one load run each (`--levers`): what each setting gives on its own.
+LEVERS = [
+    LoadConfig("before: no answer cache, 2 threads per question", answer_cache=False, question_threads=2,
+               with_ingest=False),
+    LoadConfig("one thread per question", answer_cache=False, with_ingest=False),
+    LoadConfig("one thread per question, concurrency 2", answer_cache=False, concurrency=2, with_ingest=False),
+    LoadConfig("one thread per question, concurrency 8", answer_cache=False, concurrency=8, with_ingest=False),
+    LoadConfig("two app processes on one Chroma server", answer_cache=False, apps=2, with_ingest=False),
+    LoadConfig("capacity without the cache (no pauses)", answer_cache=False, think_s=0, with_ingest=False),
+    LoadConfig("capacity with the cache (no pauses)", think_s=0, with_ingest=False),
+]
 
 
 # --- the whole benchmark ------------------------------------------------------------------------------
 
+def run_loads(articles: Path, questions: Path, load: LoadConfig, levers: bool, embedder: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if levers:
+        out["levers"] = []
+        for cfg in LEVERS:
+            cfg = LoadConfig(**{**asdict(cfg), "sessions": load.sessions, "seconds": load.seconds,
+                                "think_s": cfg.think_s and load.think_s})
+            print(f"load lever: {cfg.label} ...", flush=True)
+            out["levers"].append(run_load(articles, questions, cfg, embedder))
+    print(f"load test: {load.sessions} sessions for {load.seconds:.0f} s with an ingest ...", flush=True)
+    out["load_test"] = run_load(articles, questions, load, embedder)
+    return out
+
+
 def run_bench(sizes: list[int], repeats: int, articles: Path, questions: Path, eval_files: list[Path],
-              embedder: str, load_seconds: float, sessions: int, sweep: list[int] | None) -> dict[str, Any]:
+              embedder: str, load: LoadConfig, levers: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                                        "platform": platform.platform()},
                            "embedder": embedder, "repeats": repeats, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
@@ -398,17 +303,8 @@ def run_bench(sizes: list[int], repeats: int, articles: Path, questions: Path, e
         "abstention_accuracy": {"5_articles": 0.0},
         "median_cited_chars": {"5_articles": b["runs"][0]["median_cited_chars"]},
     }
-    if load_seconds > 0:
-        if sweep:
-            out["concurrency_sweep"] = []
-            for c in sweep:
-                print(f"load sweep: concurrency_limit={c} ...", flush=True)
-                out["concurrency_sweep"].append(run_load(articles, questions, sessions, min(load_seconds, 20), c,
-                                                         False, embedder))
-        print(f"load test: {sessions} sessions for {load_seconds:.0f} s with an ingest ...", flush=True)
-        from citechat.config import Settings
-
-        out["load_test"] = run_load(articles, questions, sessions, load_seconds, Settings().concurrency, True, embedder)
+    if load.seconds > 0:
+        out.update(run_loads(articles, questions, load, levers, embedder))
     return out
 
 
@@ -450,16 +346,7 @@ def write_report(result: dict[str, Any]) -> Path:
            f"| retrieval only (search + rerank) p50 ms | {f(result.get('retrieval_only_p50_ms', {}).get('5_articles'))} | "
            f"{f(b['query_p50_ms']['5_articles'])} |",
            f"| full answer / own retrieval-only time | {f(result.get('answer_to_retrieval_only_ratio', {}).get('5_articles'))} | - |"]
-    if "load_test" in result:
-        lt = result["load_test"]
-        md += ["", "## Load test", "", f"{lt['sessions']} gradio_client sessions for {lt['seconds']} s against app.py "
-               f"(Chroma server mode, concurrency_limit {lt['concurrency_limit']}), with an ingest by another process "
-               f"during the run: {lt['requests']} answers, {lt['throughput_rps']} req/s, p50 {lt['p50_ms']} ms, "
-               f"p95 {lt['p95_ms']} ms, p99 {lt['p99_ms']} ms, **{lt['errors']} errors**, "
-               f"{lt['mixed_up_answers']} answers that differ from the same question asked alone."]
-        for s in result.get("concurrency_sweep", []):
-            md.append(f"- concurrency_limit {s['concurrency_limit']}: {s['throughput_rps']} req/s, p50 {s['p50_ms']} ms, "
-                      f"p95 {s['p95_ms']} ms, errors {s['errors']}")
+    md += load_report(result)
     (RESULTS / "latest.md").write_text("\n".join(md) + "\n")
     return RESULTS / "latest.json"
 
@@ -474,15 +361,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--questions", help="question set (default evals/dev.jsonl)")
     ap.add_argument("--load-seconds", type=float, default=60, help="load test length (0 skips it)")
-    ap.add_argument("--sessions", type=int, default=20, help="concurrent sessions in the load test")
-    ap.add_argument("--sweep", default="", help="also measure these Gradio concurrency limits, e.g. 1,4,8")
+    ap.add_argument("--sessions", type=int, default=100, help="concurrent sessions in the load test")
+    ap.add_argument("--think-seconds", type=float, default=8.0,
+                    help="mean pause of a session between answers (a reader; 0: ask again at once)")
+    ap.add_argument("--levers", action="store_true", help="also run the load test once per throughput lever")
+    ap.add_argument("--load-only", action="store_true",
+                    help="only the load test(s); the other figures of the last run in latest.json are kept")
     args = ap.parse_args(argv)
     settings = load_settings()
     questions = Path(args.questions or ROOT / "evals" / "dev.jsonl")
     sizes = [int(x) for x in args.sizes.split(",")]
-    sweep = [int(x) for x in args.sweep.split(",")] if args.sweep else None
-    result = run_bench(sizes, args.repeats, Path(settings.data_dir), questions, [questions], settings.embedder,
-                       args.load_seconds, args.sessions, sweep)
+    load = LoadConfig("citechat defaults, with an ingest meanwhile", sessions=args.sessions, seconds=args.load_seconds,
+                      think_s=args.think_seconds)
+    if args.load_only:
+        result = json.loads((RESULTS / "latest.json").read_text())
+        result.pop("levers", None)
+        result.update(run_loads(Path(settings.data_dir), questions, load, args.levers, settings.embedder),
+                      load_started=time.strftime("%Y-%m-%d %H:%M:%S"))
+    else:
+        result = run_bench(sizes, args.repeats, Path(settings.data_dir), questions, [questions], settings.embedder,
+                           load, args.levers)
     path = write_report(result)
     print((path.parent / "latest.md").read_text())
     print(f"results: {path}")

@@ -34,7 +34,7 @@ class LoadConfig:
     think_s: float = 8.0  # mean pause between one session's questions
     concurrency: int | None = None  # Gradio concurrency limit (None: the app's default)
     answer_cache: bool = True
-    rerank_threads: int | None = None  # None: the app's default
+    question_threads: int | None = None  # None: the app's default
     apps: int = 1  # app processes on the one Chroma server; sessions are split between their ports
     with_ingest: bool = True
 
@@ -42,8 +42,8 @@ class LoadConfig:
         env = {"CITECHAT_ANSWER_CACHE": "1024" if self.answer_cache else "0"}
         if self.concurrency is not None:
             env["CITECHAT_CONCURRENCY"] = str(self.concurrency)
-        if self.rerank_threads is not None:
-            env["CITECHAT_RETRIEVAL__RERANK_THREADS"] = str(self.rerank_threads)
+        if self.question_threads is not None:
+            env["CITECHAT_QUESTION_THREADS"] = str(self.question_threads)
         return env
 
 
@@ -192,3 +192,31 @@ def run_load(articles: Path, questions_file: Path, cfg: LoadConfig, embedder: st
             except subprocess.TimeoutExpired:
                 p.kill()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _row(r: dict[str, Any]) -> str:
+    knobs = ", ".join(f"{k} {r[k]}" for k in ("concurrency", "question_threads") if r.get(k) is not None)
+    return (f"| {r['label']} | {'on' if r['answer_cache'] else 'off'} | {knobs or 'app defaults'} | {r['apps']} | "
+            f"{r['think_s']:g} | {r['requests']} | **{r['throughput_rps']}** | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | "
+            f"{r['p99_ms']:.0f} | {r['errors']} | {r['mixed_up_answers']} |")
+
+
+def load_report(result: dict[str, Any]) -> list[str]:
+    """The Markdown of the load test and the lever runs."""
+    if "load_test" not in result:
+        return []
+    lt = result["load_test"]
+    md = ["", "## Load test", "", f"{lt['sessions']} gradio_client sessions for {lt['seconds']} s against app.py "
+          f"(Chroma server mode; run {result.get('load_started', result['started'])}). Each session is a reader: it "
+          f"asks, pauses a random time of mean {lt['think_s']:g} s, asks again; the questions are the dev set's 20, "
+          f"so many repeat. {'An ingest by another process runs meanwhile. ' if lt['with_ingest'] else ''}Crossed: "
+          "an answer that differs from the same question asked alone.", "",
+          f"**{lt['throughput_rps']} answers/s, p50 {lt['p50_ms']:.0f} ms, p95 {lt['p95_ms']:.0f} ms, p99 "
+          f"{lt['p99_ms']:.0f} ms, {lt['errors']} errors, {lt['mixed_up_answers']} crossed answers** "
+          f"({lt['requests']} answers).", ""]
+    head = ["| run | answer cache | settings | apps | pause s | answers | answers/s | p50 ms | p95 ms | p99 ms | "
+            "errors | crossed |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    md += head + [_row(lt)]
+    if result.get("levers"):
+        md += ["", "### Levers (one run each, no ingest)", ""] + head + [_row(r) for r in result["levers"]]
+    return md

@@ -325,8 +325,12 @@ def serve(opts: Options, host: str | None, port: int | None, ingest_first: bool)
 
     settings = opts.settings(**{k: v for k, v in {"host": host, "port": port}.items() if v is not None})
     auth = parse_auth(settings.auth)
-    if settings.retrieval.rerank_threads is None and settings.concurrency > 1:
-        settings.retrieval.rerank_threads = 1  # questions answered side by side: one core each does more per second
+    if settings.question_threads is None and settings.concurrency > 1:
+        settings.question_threads = 1  # questions answered side by side: one core each does more per second
+    if settings.question_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(settings.question_threads, user_api="blas")  # the query embedding's matrix products
     try:
         engine = Engine(settings, create=True)
         if ingest_first:

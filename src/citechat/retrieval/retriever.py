@@ -28,7 +28,7 @@ class Retriever:
         self.keyword = BM25Retriever(store, r.bm25_top_k)
         self.rrf_k = r.rrf_k
         if encoder is None and r.reranker != "none":
-            encoder = OnnxCrossEncoder(threads=r.rerank_threads or 2, max_tokens=r.rerank_max_tokens)
+            encoder = OnnxCrossEncoder(threads=settings.question_threads or 2, max_tokens=r.rerank_max_tokens)
         self.encoder = encoder
         self.ranker = CrossEncoderRanker(encoder, top_n=r.rerank_top_n, first_round=r.rerank_first_round,
                                          confident_logit=r.rerank_confident_logit)
