@@ -232,6 +232,7 @@ LEVERS = [
     LoadConfig("one thread per question, concurrency 2", answer_cache=False, concurrency=2, with_ingest=False),
     LoadConfig("one thread per question, concurrency 8", answer_cache=False, concurrency=8, with_ingest=False),
     LoadConfig("two app processes on one Chroma server", answer_cache=False, apps=2, with_ingest=False),
+    LoadConfig("gradio_client sessions (the client's own CPU use included)", client="gradio", with_ingest=False),
     LoadConfig("capacity without the cache (no pauses)", answer_cache=False, think_s=0, with_ingest=False),
     LoadConfig("capacity with the cache (no pauses)", think_s=0, with_ingest=False),
 ]

@@ -8,6 +8,7 @@ sessions). `LoadConfig` holds one configuration, so each lever of docs/performan
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -37,6 +38,7 @@ class LoadConfig:
     question_threads: int | None = None  # None: the app's default
     apps: int = 1  # app processes on the one Chroma server; sessions are split between their ports
     with_ingest: bool = True
+    client: str = "http"  # "http": Gradio's REST API (curl-like, ~2 ms CPU a question); "gradio": gradio_client (~45 ms)
 
     def env(self) -> dict[str, str]:
         env = {"CITECHAT_ANSWER_CACHE": "1024" if self.answer_cache else "0"}
@@ -53,10 +55,35 @@ def same_answer(out: dict, ref: dict, question: str) -> bool:
         [c["source"] for c in out.get("citations", [])] == [c["source"] for c in ref.get("citations", [])]
 
 
+class HttpAsker:
+    """One session through Gradio's REST API: POST the question to /gradio_api/call/chat, read the result's event
+    stream. Cheap on the CPU, so the load generator takes little from the app on the same machine."""
+
+    def __init__(self, url: str, verbose: bool = False) -> None:
+        import httpx
+
+        self.url, self.http = url.rstrip("/"), httpx.Client(timeout=120)
+
+    def predict(self, question: str, api_name: str = "/chat") -> dict:
+        r = self.http.post(f"{self.url}/gradio_api/call{api_name}", json={"data": [question, None, None, None, None]})
+        r.raise_for_status()
+        with self.http.stream("GET", f"{self.url}/gradio_api/call{api_name}/{r.json()['event_id']}") as events:
+            event = ""
+            for line in events.iter_lines():
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event in ("complete", "error"):
+                    data = json.loads(line[5:])
+                    if event == "error":
+                        raise RuntimeError(f"the app answered with an error: {data}")
+                    return data[0]
+        raise RuntimeError("the event stream ended without an answer")
+
+
 def load_test(url: str | list[str], questions: list[str], reference: dict[str, dict], sessions: int, seconds: float,
-              during: Callable[[], None] | None = None, think_s: float = 0.0) -> dict[str, Any]:
-    """`sessions` gradio_client sessions (spread over `url`s) asking in a loop for `seconds`, pausing a random
-    exponential time of mean `think_s` after each answer; optional work (an ingest) meanwhile."""
+              during: Callable[[], None] | None = None, think_s: float = 0.0, client: str = "http") -> dict[str, Any]:
+    """`sessions` sessions (spread over `url`s; `client` "http" or "gradio") asking in a loop for `seconds`, pausing
+    a random exponential time of mean `think_s` after each answer; optional work (an ingest) meanwhile."""
     from gradio_client import Client
 
     urls = [url] if isinstance(url, str) else url
@@ -64,7 +91,7 @@ def load_test(url: str | list[str], questions: list[str], reference: dict[str, d
     errors: list[str] = []
     mixups = 0
     lock = threading.Lock()
-    clients = _connect([urls[i % len(urls)] for i in range(sessions)], Client)
+    clients = _connect([urls[i % len(urls)] for i in range(sessions)], Client if client == "gradio" else HttpAsker)
     deadline = time.time() + seconds
 
     def session(i: int) -> None:
@@ -99,14 +126,14 @@ def load_test(url: str | list[str], questions: list[str], reference: dict[str, d
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
-    return {"sessions": sessions, "seconds": round(wall, 1), "think_s": think_s, "requests": len(lat),
+    return {"sessions": sessions, "seconds": round(wall, 1), "think_s": think_s, "client": client, "requests": len(lat),
             "errors": len(errors), "error_samples": errors[:5], "mixed_up_answers": mixups,
             "throughput_rps": round(len(lat) / wall, 2), "p50_ms": round(percentile(lat, 50), 1),
             "p95_ms": round(percentile(lat, 95), 1), "p99_ms": round(percentile(lat, 99), 1)}
 
 
 def _connect(urls: list[str], client_cls: Any) -> list[Any]:
-    """One client per session, made before the clock starts (each fetches the app's config), 8 at a time."""
+    """One client per session, made before the clock starts (a gradio_client fetches the app's config), 8 at once."""
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(8) as pool:
@@ -182,7 +209,7 @@ def run_load(articles: Path, questions_file: Path, cfg: LoadConfig, embedder: st
                 raise RuntimeError(p.stderr)
 
         result = load_test(urls, qs, reference, cfg.sessions, cfg.seconds,
-                           ingest_meanwhile if cfg.with_ingest else None, cfg.think_s)
+                           ingest_meanwhile if cfg.with_ingest else None, cfg.think_s, cfg.client)
         return {**asdict(cfg), **result}
     finally:
         for p in reversed(procs):
@@ -196,6 +223,7 @@ def run_load(articles: Path, questions_file: Path, cfg: LoadConfig, embedder: st
 
 def _row(r: dict[str, Any]) -> str:
     knobs = ", ".join(f"{k} {r[k]}" for k in ("concurrency", "question_threads") if r.get(k) is not None)
+    knobs += "; gradio_client" if r.get("client") == "gradio" else ""
     return (f"| {r['label']} | {'on' if r['answer_cache'] else 'off'} | {knobs or 'app defaults'} | {r['apps']} | "
             f"{r['think_s']:g} | {r['requests']} | **{r['throughput_rps']}** | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | "
             f"{r['p99_ms']:.0f} | {r['errors']} | {r['mixed_up_answers']} |")
@@ -206,7 +234,8 @@ def load_report(result: dict[str, Any]) -> list[str]:
     if "load_test" not in result:
         return []
     lt = result["load_test"]
-    md = ["", "## Load test", "", f"{lt['sessions']} gradio_client sessions for {lt['seconds']} s against app.py "
+    how = "gradio_client" if lt.get("client") == "gradio" else "HTTP (Gradio's REST API, /gradio_api/call/chat)"
+    md = ["", "## Load test", "", f"{lt['sessions']} {how} sessions for {lt['seconds']} s against app.py "
           f"(Chroma server mode; run {result.get('load_started', result['started'])}). Each session is a reader: it "
           f"asks, pauses a random time of mean {lt['think_s']:g} s, asks again; the questions are the dev set's 20, "
           f"so many repeat. {'An ingest by another process runs meanwhile. ' if lt['with_ingest'] else ''}Crossed: "

@@ -71,3 +71,16 @@ def test_a_zero_size_turns_the_cache_off(tmp_path):
     assert eng.cache is None
     eng.ask(QUESTION)
     assert "cache" not in eng.ask(QUESTION).timings_ms
+
+
+def test_sessions_asking_one_new_question_at_once_cost_one_search(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    eng = _engine(tmp_path, 16)
+    searches = []
+    retrieve = eng.retriever.retrieve
+    eng.retriever.retrieve = lambda *a, **kw: searches.append(1) or retrieve(*a, **kw)  # counts, then searches
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: eng.ask(QUESTION), range(8)))
+    assert len(searches) == 1
+    assert len({a.answer for a in answers}) == 1 and sum("cache" in a.timings_ms for a in answers) == 7

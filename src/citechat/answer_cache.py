@@ -22,11 +22,16 @@ class AnswerCache:
         self._answers: LRUCache[Key, Answer] = LRUCache(maxsize=max(size, 1))
         self._revision = ""
         self._lock = threading.Lock()
+        self._computing = [threading.Lock() for _ in range(64)]  # striped: bounded, rarely shared by two questions
         self.hits = self.misses = 0
 
     @staticmethod
     def _key(question: str, sources: Sequence[str] | None) -> Key:
         return question, (tuple(sorted(sources)) if sources is not None else None)
+
+    def computing(self, question: str, sources: Sequence[str] | None) -> threading.Lock:
+        """The lock to hold while looking up and, on a miss, answering this question."""
+        return self._computing[hash(self._key(question, sources)) % len(self._computing)]
 
     def get(self, revision: str, question: str, sources: Sequence[str] | None) -> Answer | None:
         with self._lock:

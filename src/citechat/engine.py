@@ -111,15 +111,27 @@ class Engine:
         answer only from the articles it allows (FilterError if none)."""
         q = self.validate_question(question)
         sources = self.allowed_sources(filters)
+        if self.cache is not None and self.answerer is self.extractive:
+            yield self._kept_or_new(q, sources)
+        else:
+            yield from self._answer(q, sources)
+
+    def _kept_or_new(self, q: str, sources: list[str] | None) -> Answer:
+        """The kept answer for this index revision, or a new one (kept). One at a time per question, so many
+        sessions asking it at once after an ingest cost one search, not one each."""
+        assert self.cache is not None
+        with self.cache.computing(q, sources):
+            t0 = time.perf_counter()
+            kept = self.cache.get(self.retriever.revision(), q, sources)
+            if kept is None:
+                return final_item(self._answer(q, sources, keep=True), Answer)
+        kept.timings_ms = {"cache": (time.perf_counter() - t0) * 1000}
+        kept.timings_ms["total"] = kept.timings_ms["cache"]
+        self._log(q, kept, cached=True)
+        return kept
+
+    def _answer(self, q: str, sources: list[str] | None, keep: bool = False) -> Iterator[str | Answer]:
         t0 = time.perf_counter()
-        cache = self.cache if self.answerer is self.extractive else None
-        kept = cache.get(self.retriever.revision(), q, sources) if cache is not None else None
-        if kept is not None:
-            kept.timings_ms = {"cache": (time.perf_counter() - t0) * 1000}
-            kept.timings_ms["total"] = kept.timings_ms["cache"]
-            self._log(q, kept, cached=True)
-            yield kept
-            return
         retrieved = self.retriever.retrieve(analyse_question(q), sources)
         t1 = time.perf_counter()
         for item in self.answerer.stream(retrieved):
@@ -129,8 +141,8 @@ class Engine:
                 item.timings_ms["answer"] = (t2 - t1) * 1000
                 item.timings_ms["total"] = (t2 - t0) * 1000
                 self._log(q, item, cached=False)
-                if cache is not None:
-                    cache.put(retrieved.revision, q, sources, item)
+                if keep and self.cache is not None:
+                    self.cache.put(retrieved.revision, q, sources, item)
             yield item
 
     @staticmethod
