@@ -12,8 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -22,24 +20,9 @@ from citechat.engine import Engine
 from scale import write_corpus
 
 from browser_support import store_env
+from index_checks import check_consistent
 
 RUNS = int(os.environ.get("CITECHAT_CRASH_RUNS", "5"))
-
-
-def check_consistent(engine: Engine, data: Path) -> None:
-    files = sorted(p.name for p in data.rglob("*.txt"))
-    arts = engine.store.list_articles()
-    assert sorted(arts) == files, "every article present exactly once"
-    got = engine.store.sentences.get(include=["metadatas"])
-    assert len(got["ids"]) == len(set(got["ids"]))
-    per_source = Counter(m["source"] for m in got["metadatas"])
-    for src, art in arts.items():
-        assert per_source[src] == art.sentences, f"{src}: {per_source[src]} sentences stored, {art.sentences} expected"
-    for m in got["metadatas"]:
-        assert m["source"] in arts and m["content_hash"] == arts[m["source"]].content_hash, "no chunk without its article"
-    bm25 = engine.retriever.keyword
-    bm25.refresh(force=True)
-    assert {r[0] for r in bm25._records} == set(got["ids"]), "BM25 and vector state agree"
 
 
 @pytest.mark.parametrize("run", range(RUNS))

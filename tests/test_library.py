@@ -83,3 +83,24 @@ def test_rendering_escapes_article_text(corpus_engine):
     html = panel_html(conv, turn.id, {"a.txt": evil + " rest"})
     assert "<img" not in html and "<b>t</b>" not in html and "<script>q" not in html
     assert "&lt;img" in html
+
+
+@pytest.mark.skipif(__import__("conftest").SERVER_MODE, reason="the full disk is the local index folder's")
+def test_upload_to_a_full_index_folder_says_so_and_keeps_the_index(make_engine, tmp_path, monkeypatch):
+    """The upload shares the ingest path: with less room than a write needs (the space margin raised above the
+    real free space - filling the disk for real is tests/test_full_disk.py's job), it raises IndexFull, which
+    the Library tab shows as its one line; the index is left as it was."""
+    from citechat import store_errors
+    from citechat.errors import IndexFull
+
+    data = tmp_path / "articles"
+    data.mkdir()
+    engine = make_engine(data_dir=data)
+    add_upload(engine, "first.txt", b"A first story.\n\nIt has a second sentence.")
+    monkeypatch.setattr(store_errors, "SPACE_MARGIN", store_errors.free_bytes(tmp_path) + 1)
+    with pytest.raises(IndexFull, match=f"index folder {engine.settings.index_dir} is full .* articles already "
+                                         "indexed are kept"):
+        add_upload(engine, "second.txt", b"A second story.\n\nWith two sentences too.")
+    monkeypatch.setattr(store_errors, "SPACE_MARGIN", 0)
+    assert sorted(engine.store.list_articles()) == ["first.txt"]
+    assert engine.store.sentence_sources() == {"first.txt"}

@@ -147,6 +147,54 @@ def test_browser_chat_shows_the_outage_and_keeps_the_question(app, chroma):
             browser.close()
 
 
+def test_browser_library_shows_the_outage_then_the_articles(app, chroma, outage, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(app.url)
+        page.wait_for_selector("#question textarea")
+        chroma.stop()  # (the `outage` fixture stopped it already; a no-op then)
+        page.get_by_role("tab", name="Library").click()
+        page.wait_for_function("() => document.querySelector('#library-status').innerText.includes('Index unavailable')",
+                               timeout=15000)
+        assert chroma.url in page.inner_text("#library-status")
+        assert page.locator(".toast-body").count() == 0  # no error toast
+        assert page.get_by_text("Error", exact=True).count() == 0  # no red "Error" badge on the table
+        outage()  # the server is back: opening the tab again lists the articles
+        page.get_by_role("tab", name="Chat").click()
+        page.get_by_role("tab", name="Library").click()
+        page.wait_for_function("() => document.querySelector('#library-table').innerText"
+                               ".includes('001_a87b5d3a02c24cc1.txt')", timeout=15000)
+        assert "unavailable" not in page.inner_text("#library-status")
+        assert page.locator(".toast-body").count() == 0
+    finally:
+        page.close()
+
+
+def test_library_and_sources_panel_say_the_outage_in_plain_words(chroma, embedder, encoder, tmp_path):
+    from citechat.chat import Conversation, ask_stream, Turn
+    from citechat.ui.app import AppState
+    from citechat.ui.render import esc
+
+    settings = Settings(chroma_url=chroma.url, collection="outage_panel", data_dir=ARTICLES,
+                        index_dir=tmp_path / "unused")
+    engine = Engine(settings, embedder=embedder, encoder=encoder)
+    engine.ingest(progress=False)
+    state, conv = AppState(engine), Conversation()
+    turn = [t for t in ask_stream(engine, conv, LUOHU) if isinstance(t, Turn)][0]
+    assert "article-text" in state.panel(conv, turn.id)  # the cited article's text is in the panel
+    chroma.stop()
+    try:
+        panel = state.panel(conv, turn.id)
+        assert chroma.url in panel and "not answering" in panel and "article-text" not in panel
+        assert esc(turn.answer["citations"][0]["text"]) in panel  # the quoted sentence is still shown
+        rows, _, status = state.library_view()
+        assert "Index unavailable" in status and chroma.url in status
+    finally:
+        chroma.start()
+    rows, _, status = state.library_view()
+    assert status == "" and "001_a87b5d3a02c24cc1.txt" in [r[0] for r in rows]
+
+
 # --- the guard itself (no server): retries, fail-fast and the dense query path ----------------------------------
 
 

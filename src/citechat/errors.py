@@ -56,3 +56,13 @@ class StoreUnavailable(CitechatError, RuntimeError):
             msg = (f"The index folder {location} can't be read right now; questions will work again once it is "
                    "back (check that the disk is mounted and readable).")
         super().__init__(msg)
+
+
+class IndexFull(CitechatError, RuntimeError):
+    """The index folder's disk (or quota) is full. Nothing half-written stays visible: complete articles are kept,
+    and the next ingest with enough space finishes the rest."""
+
+    def __init__(self, location: str, reason: str = "No space left on device") -> None:
+        self.location = location
+        super().__init__(f"The index folder {location} is full ({reason}): free some space, then run "
+                         "`citechat ingest` again; articles already indexed are kept.")

@@ -23,7 +23,9 @@ from .chunking import SentenceChunkParser
 from .config import SCHEMA_VERSION, Settings
 from .embedding import Embedder
 from .loading import Article, iter_article_files, load_article, LoadError
+from .errors import IndexFull
 from .store import Store
+from .store_errors import check_space, write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +134,25 @@ class Indexer:
             raise errors[0]
 
     def _write(self, nodes_future: Future, articles: list[Article]) -> int:
-        """Sentences first, then the article records that mark them complete (crash-safe order)."""
+        """Sentences first, then the article records that mark them complete (crash-safe order). On a full disk
+        the batch is refused before anything is written (IndexFull); if a write fails anyway, the batch's
+        sentences are taken out again (otherwise the next ingest removes them as leftovers)."""
         nodes = nodes_future.result()
+        if not self.store.remote:
+            dim = len(nodes[0].embedding or []) if nodes else 1
+            check_space(self.store.location, write_bytes(len(nodes) + len(articles), dim,
+                                                         sum(len(a.text.encode()) for a in articles)))
+        try:
+            return self._write_batch(nodes, articles)
+        except IndexFull:
+            if nodes:
+                try:
+                    self.store.delete_sentences([n.node_id for n in nodes])
+                except Exception:  # noqa: BLE001 - best effort; the full disk is the error to report
+                    log.warning("could not take out the sentences of a batch that did not fit")
+            raise
+
+    def _write_batch(self, nodes: list, articles: list[Article]) -> int:
         if nodes:
             self.store.vector_store.add(nodes)
         by_source: dict[str, list] = {}

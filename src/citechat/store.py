@@ -27,9 +27,9 @@ import numpy as np
 from cachetools import LRUCache
 
 from .config import SCHEMA_VERSION, Settings
-from .errors import IndexOutdated, IndexProblem
+from .errors import IndexFull, IndexOutdated, IndexProblem
 from .sentence_store import SentenceVectorStore, unpack_sentence_meta
-from .store_errors import GuardedCollection, server_unreachable
+from .store_errors import GuardedCollection, disk_full_reason, server_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +172,9 @@ class Store:
         except IndexProblem:
             raise
         except Exception as e:  # noqa: BLE001 - chromadb raises many types for a damaged folder
+            full = not self.remote and disk_full_reason(e, self.location)
+            if full:  # (creating the index on a full disk)
+                raise IndexFull(self.location, full) from e
             if self.remote:
                 raise IndexProblem(f"The Chroma server at {self.location} failed ({type(e).__name__}: {e}).") from e
             raise IndexProblem(

@@ -13,14 +13,14 @@ import gradio as gr
 
 from ..chat import Conversation, Turn, append_feedback, ask_stream, feedback_record
 from ..engine import Engine, QuestionError
-from ..errors import FilterError, StoreUnavailable
+from ..errors import FilterError, IndexFull, StoreUnavailable
 from ..history import History
 from ..metadata import display_date
 from ..library import UploadError, add_upload, delete_article
 from .history_panel import HISTORY_CSS, HistoryPanel, browser_secret
 from .options import (export_controls, filter_controls, filter_message, read_filter, wire_exports,
                       wire_filter_refresh)
-from .render import CSS, JS_HEAD, cited_sources, md_esc, message_markdown, panel_html
+from .render import CSS, JS_HEAD, cited_sources, esc, md_esc, message_markdown, panel_html
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,13 @@ class AppState:
         return {s: str(m.get("content_hash", "")) for s, m in meta.items()}
 
     def panel(self, conv: Conversation, active: str | None) -> str:
-        """The sources panel, each citation checked against its article as it is now."""
-        return panel_html(conv, active, self.articles_for(conv), self.hashes(list(cited_sources(conv))))
+        """The sources panel, each citation checked against its article as it is now. During an index outage: the
+        quoted sentences (kept with the conversation), unchecked, under a plain note."""
+        try:
+            return panel_html(conv, active, self.articles_for(conv), self.hashes(list(cited_sources(conv))))
+        except StoreUnavailable as e:
+            note = f'<p class="closest-note" id="sources-outage">{esc(e)}</p>'
+            return panel_html(conv, active, {}).replace('<div id="sources-panel">', f'<div id="sources-panel">{note}', 1)
 
     def history_panel(self) -> HistoryPanel:
         folder = Path(self.engine.settings.index_dir)
@@ -63,6 +68,22 @@ class AppState:
         return [[a.source, _clip(a.title, 80), a.outlet, display_date(a.date), a.chunks, a.sentences]
                 for a in sorted(arts.values(), key=lambda a: a.source)]
 
+    def library_view(self) -> tuple[Any, Any, str]:
+        """(table rows, article choices, status) for the Library tab; during an index outage the table and
+        choices stay as they are and the status says why (a plain message, not an error badge)."""
+        try:
+            rows = self.library_rows()
+        except StoreUnavailable as e:
+            return gr.update(), gr.update(), outage_message(e)
+        return rows, gr.update(choices=[r[0] for r in rows]), ""
+
+    def initial_rows(self) -> list[list[Any]]:
+        """The table when a page loads: empty during an outage (the tab's status then says why)."""
+        try:
+            return self.library_rows()
+        except StoreUnavailable:
+            return []
+
     def record_feedback(self, record: dict[str, Any]) -> None:
         with self._feedback_lock:
             append_feedback(self.feedback_path, record)
@@ -72,11 +93,15 @@ def _clip(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def outage_message(e: StoreUnavailable) -> str:
+    return f"⏳ **Index unavailable:** {md_esc(e)}"
+
+
 def notice_message(e: FilterError | StoreUnavailable) -> str:
     """A bad filter or an index outage as a chat message: what is wrong and that the question is still in the box."""
     if isinstance(e, FilterError):
         return filter_message(e)
-    return f"⏳ **Index unavailable:** {md_esc(e)} Your question is still in the box: send it again then."
+    return f"{outage_message(e)} Your question is still in the box: send it again then."
 
 
 def _turn_id_of(message: Any) -> str | None:
@@ -159,12 +184,15 @@ def build_app(engine: Engine) -> gr.Blocks:
             try:
                 res = add_upload(engine, p.name, p.read_bytes())
                 lines.append(f"**Added:** {md_esc(res.source)} ({res.status})")
-            except UploadError as e:
+            except (UploadError, IndexFull) as e:
                 lines.append(f"**Error:** {md_esc(e)}")
+            except StoreUnavailable as e:
+                lines.append(f"{md_esc(p.name)}: not added. {outage_message(e)}")
             except OSError as e:
                 lines.append(f"**Error:** {md_esc(p.name)}: could not be read ({md_esc(e.strerror)})")
         progress((len(paths), len(paths)), desc="Done")
-        return app.library_rows(), "\n\n".join(lines)
+        rows, _, down = app.library_view()
+        return rows, "\n\n".join(lines + ([down] if down else []))
 
     def delete(source: str | None) -> tuple:
         if not uploads:
@@ -173,15 +201,18 @@ def build_app(engine: Engine) -> gr.Blocks:
             return gr.update(), gr.update(), "Choose an article to delete."
         try:
             moved = delete_article(engine, source)
-        except UploadError as e:
-            return app.library_rows(), gr.update(), f"**Error:** {md_esc(e)}"
+        except (UploadError, IndexFull) as e:
+            return app.library_view()[0], gr.update(), f"**Error:** {md_esc(e)}"
+        except StoreUnavailable as e:
+            return gr.update(), gr.update(), f"{md_esc(source)}: not deleted. {outage_message(e)}"
         where = f" Its file was moved to `{md_esc(moved)}`." if moved else ""
-        rows = app.library_rows()
+        rows, choices, down = app.library_view()
+        if down:
+            return rows, choices, f"**Deleted:** {md_esc(source)}.{where} {down}"
         return rows, gr.update(choices=[r[0] for r in rows], value=None), f"**Deleted:** {md_esc(source)}.{where}"
 
     def refresh_library() -> tuple:
-        rows = app.library_rows()
-        return rows, gr.update(choices=[r[0] for r in rows])
+        return app.library_view()
 
     def api_chat(message: str, sources: list[str] | None = None, outlets: list[str] | None = None,
                  since: str | None = None, until: str | None = None) -> dict[str, Any]:
@@ -217,7 +248,7 @@ def build_app(engine: Engine) -> gr.Blocks:
                     gr.Markdown("### Sources")
                     panel = gr.HTML(panel_html(Conversation(), None, {}), elem_id="sources")
         with gr.Tab("Library") as lib_tab:
-            table = gr.Dataframe(headers=LIBRARY_COLUMNS, value=app.library_rows, interactive=False,
+            table = gr.Dataframe(headers=LIBRARY_COLUMNS, value=app.initial_rows, interactive=False,
                                  elem_id="library-table", wrap=True,
                                  column_widths=["20%", "40%", "16%", "10%", "7%", "7%"])
             if not uploads:
@@ -228,7 +259,7 @@ def build_app(engine: Engine) -> gr.Blocks:
                                 file_types=[".txt", ".md", ".markdown", ".html", ".htm"], elem_id="upload")
                 with gr.Column():
                     upload_btn = gr.Button("Add to the library", variant="primary", elem_id="upload-button")
-                    choice = gr.Dropdown(label="Article", choices=[r[0] for r in app.library_rows()],
+                    choice = gr.Dropdown(label="Article", choices=[r[0] for r in app.initial_rows()],
                                          elem_id="delete-choice")
                     delete_btn = gr.Button("Delete article", variant="stop", elem_id="delete-button")
             status = gr.Markdown(elem_id="library-status")
@@ -244,7 +275,7 @@ def build_app(engine: Engine) -> gr.Blocks:
         library_changed = [upload_btn.click(upload, [files], [table, status], api_name=False, concurrency_limit=1),
                            delete_btn.click(delete, [choice], [table, choice, status], api_name=False,
                                             concurrency_limit=1),
-                           lib_tab.select(refresh_library, None, [table, choice], api_name=False)]
+                           lib_tab.select(refresh_library, None, [table, choice, status], api_name=False)]
         wire_filter_refresh(engine, narrow, library_changed, demo)
         gr.api(api_chat, api_name="chat")
     return demo

@@ -19,6 +19,7 @@ from typing import Any, Callable
 import gradio as gr
 
 from ..chat import Conversation, Turn
+from ..errors import StoreUnavailable
 from ..history import History, HistoryError, new_owner_id
 from .render import md_esc, message_markdown
 
@@ -158,7 +159,7 @@ class HistoryPanel:
                     conv.id = self.history.create(owner)  # new, or deleted meanwhile (e.g. in another tab)
                 self.history.add_turn(owner, conv.id, turn.id, turn.question, turn.answer, turn.hashes)
                 self.history.set_open(owner, conv.id)
-        except (HistoryError, sqlite3.Error) as e:
+        except (HistoryError, sqlite3.Error, StoreUnavailable) as e:
             log.warning("history: could not save a turn: %s", e)
 
     def refresh(self, owner: str | None, conv: Conversation | None) -> Any:

@@ -12,7 +12,7 @@ import gradio as gr
 
 from ..chat import Conversation
 from ..engine import Engine
-from ..errors import FilterError
+from ..errors import FilterError, StoreUnavailable
 from ..export import conversation_json, conversation_markdown, export_filename
 from ..filters import ArticleFilter
 from .render import md_esc
@@ -79,8 +79,12 @@ def filter_message(e: FilterError) -> str:
 
 
 def refresh_filter_choices(engine: Engine, articles: list[str] | None, outlets: list[str] | None) -> tuple:
-    """New choices after the library changed; selected values that are gone are dropped."""
-    arts, outs = article_choices(engine), outlet_choices(engine)
+    """New choices after the library changed; selected values that are gone are dropped. During an index outage
+    the choices stay as they are (the Library tab and the chat say why)."""
+    try:
+        arts, outs = article_choices(engine), outlet_choices(engine)
+    except StoreUnavailable:
+        return gr.update(), gr.update()
     keep_a = [v for v in (articles or []) if v in {s for _, s in arts}]
     keep_o = [v for v in (outlets or []) if v in outs]
     return gr.update(choices=arts, value=keep_a), gr.update(choices=outs, value=keep_o)
