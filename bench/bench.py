@@ -220,6 +220,13 @@ def baseline_vanilla(data: Path, questions: Path, repeats: int, embedder_name: s
 
 # --- load test ----------------------------------------------------------------------------------------
 
+def same_answer(question: str, out: dict, ref: dict) -> bool:
+    """An answer matches the same question asked alone (its reference): same question, answer and cited sources.
+    A difference under load is a sign of crossed sessions."""
+    return out.get("question") == question and [c["source"] for c in out.get("citations", [])] == \
+        [c["source"] for c in ref.get("citations", [])] and out.get("answer") == ref.get("answer")
+
+
 def load_test(url: str, questions: list[str], reference: dict[str, dict], sessions: int, seconds: float,
               during: Callable[[], None] | None = None) -> dict[str, Any]:
     """`sessions` gradio_client sessions asking in a loop for `seconds`; optional work (an ingest) meanwhile."""
@@ -246,9 +253,7 @@ def load_test(url: str, questions: list[str], reference: dict[str, dict], sessio
                     errors.append(f"{type(e).__name__}: {e}"[:200])
                 continue
             dt = (time.perf_counter() - t) * 1000
-            ref = reference[q]
-            same = out.get("question") == q and [c["source"] for c in out.get("citations", [])] == \
-                [c["source"] for c in ref.get("citations", [])] and out.get("answer") == ref.get("answer")
+            same = same_answer(q, out, reference[q])
             with lock:
                 lat.append(dt)
                 mixups += 0 if same else 1
