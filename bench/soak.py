@@ -291,7 +291,7 @@ def write_report(result: dict[str, Any], out: Path, plot: Path | None) -> Path:
     if r["error_samples"]:
         md += ["", "Error samples:", ""] + [f"- {e}" for e in r["error_samples"]]
     if plot is not None and plot_rss(result, plot):
-        md += ["", f"RSS plot: `{plot}`"]
+        md += ["", f"RSS plot: `{plot.relative_to(ROOT) if plot.is_relative_to(ROOT) else plot}`"]
     path = out.with_suffix(".md")
     path.write_text("\n".join(md) + "\n")
     return path
