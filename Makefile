@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-server install index eval eval-public train bench clean browser llm
+.PHONY: run test test-server install index eval eval-public train bench soak clean browser llm
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,11 @@ train: install
 
 bench: install
 	$(PY) bench/bench.py $(BENCH_ARGS)
+
+# Questions for 60 minutes (SOAK_ARGS="--minutes 10" for less) while an article is added and deleted now and then:
+# app RSS after warm-up, errors, crossed answers -> bench/results/soak.{json,md}, docs/soak-rss.png.
+soak: install
+	$(PY) bench/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) index .pytest_cache tests/artifacts

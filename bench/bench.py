@@ -220,9 +220,7 @@ def baseline_vanilla(data: Path, questions: Path, repeats: int, embedder_name: s
 
 # --- load test (bench/load.py) -------------------------------------------------------------------------
 
-from load import LoadConfig, free_port, load_report, load_test, run_load, wait_http  # noqa: E402,F401 - soak.py uses them too
-
-_wait_http, _free_port = wait_http, free_port
+from load import LoadConfig, load_report, run_load  # noqa: E402
 
 # The levers of docs/performance.md, one load run each (`--levers`): what each setting gives on its own.
 LEVERS = [
