@@ -276,7 +276,8 @@ def write_report(result: dict[str, Any], out: Path, plot: Path | None) -> Path:
     md = ["# citechat soak run", "",
           f"Run {r['started']} on {r['cpus']} CPUs: {r['minutes']:g} minutes ({r['seconds']} s), {r['sessions']} "
           f"gradio_client sessions against app.py on a Chroma server; an article added or deleted (+ `citechat "
-          f"ingest` in another process) every {r['event_every_s']:g} s; warm-up {r['warmup_minutes']:g} min.", "",
+          f"ingest` in another process) every {r['event_every_s']:g} s; warm-up {r['warmup_minutes']:g} min; "
+          f"answer cache {os.environ.get('CITECHAT_ANSWER_CACHE', 'default (on)')}.", "",
           f"**{verdict}** (goal: RSS growth after warm-up <= {GROWTH_GOAL_PCT:g}%, 0 errors)", "",
           "| | |", "|---|---|",
           f"| app RSS at start (after warm-up) / end / max | {m['start']} / {m['end']} / {m['max']} MB |",
