@@ -74,11 +74,16 @@ def outage(chroma):
         chroma.start()
 
 
-def test_engine_raises_store_unavailable_then_recovers(chroma, embedder, encoder, tmp_path):
-    settings = Settings(chroma_url=chroma.url, collection="outage_engine", data_dir=ARTICLES,
-                        index_dir=tmp_path / "unused")
+def _engine_on(chroma, collection: str, embedder, encoder, tmp_path) -> Engine:
+    """An engine with the shipped articles in `collection` of the test's Chroma server."""
+    settings = Settings(chroma_url=chroma.url, collection=collection, data_dir=ARTICLES, index_dir=tmp_path / "unused")
     engine = Engine(settings, embedder=embedder, encoder=encoder)
     engine.ingest(progress=False)
+    return engine
+
+
+def test_engine_raises_store_unavailable_then_recovers(chroma, embedder, encoder, tmp_path):
+    engine = _engine_on(chroma, "outage_engine", embedder, encoder, tmp_path)
     assert engine.ask(LUOHU).answerable
     chroma.stop()
     t0 = time.perf_counter()
@@ -175,10 +180,7 @@ def test_library_and_sources_panel_say_the_outage_in_plain_words(chroma, embedde
     from citechat.ui.app import AppState
     from citechat.ui.render import esc
 
-    settings = Settings(chroma_url=chroma.url, collection="outage_panel", data_dir=ARTICLES,
-                        index_dir=tmp_path / "unused")
-    engine = Engine(settings, embedder=embedder, encoder=encoder)
-    engine.ingest(progress=False)
+    engine = _engine_on(chroma, "outage_panel", embedder, encoder, tmp_path)
     state, conv = AppState(engine), Conversation()
     turn = [t for t in ask_stream(engine, conv, LUOHU) if isinstance(t, Turn)][0]
     assert "article-text" in state.panel(conv, turn.id)  # the cited article's text is in the panel
