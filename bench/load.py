@@ -222,8 +222,8 @@ def run_load(articles: Path, questions_file: Path, cfg: LoadConfig, embedder: st
 
 
 def _row(r: dict[str, Any]) -> str:
-    knobs = ", ".join(f"{k} {r[k]}" for k in ("concurrency", "question_threads") if r.get(k) is not None)
-    knobs += "; gradio_client" if r.get("client") == "gradio" else ""
+    knobs = ", ".join([f"{k} {r[k]}" for k in ("concurrency", "question_threads") if r.get(k) is not None]
+                      + (["gradio_client"] if r.get("client") == "gradio" else []))
     return (f"| {r['label']} | {'on' if r['answer_cache'] else 'off'} | {knobs or 'app defaults'} | {r['apps']} | "
             f"{r['think_s']:g} | {r['requests']} | **{r['throughput_rps']}** | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | "
             f"{r['p99_ms']:.0f} | {r['errors']} | {r['mixed_up_answers']} |")
