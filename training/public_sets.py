@@ -57,13 +57,16 @@ def read_set(name: str, full: bool = True, limit: int | None = None) -> list[Que
     return out[:limit] if limit else out
 
 
-def engine_for(corpus: str, progress: bool = True, index_root: Path | None = None):
-    """An engine over one public corpus, indexed (incrementally) into index-public/<corpus>."""
-    from citechat.config import Settings
+def engine_for(corpus: str, progress: bool = True, index_root: Path | None = None, multilingual: bool = True):
+    """An engine over one public corpus, indexed (incrementally) into index-public/<corpus>. `multilingual=False`:
+    without the multilingual cross-encoder (training adds its out-of-fold scores itself)."""
+    from citechat.config import RetrievalSettings, Settings
     from citechat.engine import Engine
 
     data = PUBLIC_DIR / f"corpus-{corpus}"
-    settings = Settings(index_dir=(index_root or INDEX_ROOT) / corpus, data_dir=data, chroma_url=None)
+    retrieval = RetrievalSettings() if multilingual else RetrievalSettings(multilingual_reranker="none")
+    settings = Settings(index_dir=(index_root or INDEX_ROOT) / corpus, data_dir=data, chroma_url=None,
+                        retrieval=retrieval)
     engine = Engine(settings)
     engine.ingest([data], progress=progress)
     engine.retriever.warm_up()  # not the decision model: training runs before there is one

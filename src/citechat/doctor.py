@@ -64,6 +64,18 @@ def _check_reranker(settings: Settings) -> str:
     return "ms-marco-MiniLM-L-12 (ONNX) loads"
 
 
+def _check_multilingual(settings: Settings) -> str:
+    from .retrieval.multilingual import make_pair_scorer
+
+    scorer = make_pair_scorer(settings.retrieval.multilingual_reranker)
+    if scorer is None:
+        return "disabled"
+    scorer.warm_up()
+    scorer.score("test", ["test"])
+    info = scorer.describe()
+    return " ".join(f"{k} {v}" for k, v in info.items()) + " loads"
+
+
 def _check_decision(settings: Settings) -> str:
     from .decision import DecisionModel
 
@@ -128,6 +140,7 @@ def _check_llm(settings: Settings) -> str:
 
 CHECKS: list[tuple[str, Callable[[Settings], str]]] = [
     ("articles", _check_articles), ("embedder", _check_embedder), ("reranker", _check_reranker),
+    ("xrerank", _check_multilingual),
     ("decision", _check_decision), ("index", _check_index), ("prompts", _check_prompts), ("llm", _check_llm),
 ]
 

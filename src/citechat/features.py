@@ -27,6 +27,8 @@ FEATURES: tuple[str, ...] = (
     "bm25", "bm25_rel", "bm25_rank", "bm25_translated", "bm25_translated_rel",
     "rrf_rank",
     "ce", "ce_gap", "ce_best",
+    # the multilingual cross-encoder (every language pair; NaN where it did not score the sentence)
+    "xr", "xr_gap", "xr_best", "xr_rank",
     "cover", "cover_article", "idf_cover", "missing_idf_max", "unknown_terms",
     "dict_cover", "dict_idf_cover", "dict_cover_article", "bigram_cover", "longest_common",
     # the same over the sentence with its neighbours (the question may name what the sentence before says)
@@ -199,6 +201,16 @@ def _retrieval_columns(X: np.ndarray, cands: Sequence[Candidate]) -> np.ndarray:
     X[:, COL["ce"]] = ce
     X[:, COL["ce_gap"]] = np.where(np.isfinite(ce), ce_best - ce.astype(np.float64), np.nan)  # as float64, then stored
     X[:, COL["ce_best"]] = ce_best
+    xr = np.array([c.scores.xrerank if c.scores.xrerank is not None else np.nan for c in cands], dtype=np.float32)
+    scored = np.isfinite(xr)
+    xr_best = float(np.nanmax(xr)) if scored.any() else np.nan
+    xr_rank = np.full(n, _RANK_NONE, dtype=np.float32)
+    idx = np.where(scored)[0]
+    xr_rank[idx[np.argsort(-xr[idx], kind="stable")]] = np.arange(len(idx))
+    X[:, COL["xr"]] = xr
+    X[:, COL["xr_gap"]] = np.where(scored, xr_best - xr.astype(np.float64), np.nan)
+    X[:, COL["xr_best"]] = xr_best
+    X[:, COL["xr_rank"]] = xr_rank
     return dense_f
 
 

@@ -18,6 +18,7 @@ class Scores:
     bm25_translated: float | None = None  # BM25 of an English question's dictionary translation (Chinese words)
     fused: float = 0.0  # reciprocal-rank fusion over every dense and BM25 list
     rerank: float | None = None  # the English cross-encoder's logit (English question and sentence only)
+    xrerank: float | None = None  # the multilingual cross-encoder's logit (any language pair; the best few only)
     learned: float | None = None  # the answer decision's probability that the sentence holds the answer
 
     def merge(self, other: Scores) -> None:

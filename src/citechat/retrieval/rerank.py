@@ -1,4 +1,5 @@
-"""Rerank: the English cross-encoder scores the best fused candidates, then the ranker sorts and cuts."""
+"""Rerank: the English cross-encoder scores the best fused candidates, then the ranker sorts and cuts; the
+multilingual cross-encoder then scores the best few of any language for the answer decision."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import numpy as np
 
 from ..errors import ModelLoadError
 from ..language import is_cjk
+from ..loading import is_byline
 from .candidates import Candidate
+from .multilingual import PairScorer
 
 
 class OnnxCrossEncoder:
@@ -99,3 +102,21 @@ class CrossEncoderRanker:
             for c, logit in zip(batch, logits):
                 c.scores.rerank = float(logit)
                 best = max(best, float(logit))
+
+
+class MultilingualScorer:
+    """Scores the first `top_n` citable candidates of the ranked list with the multilingual cross-encoder
+    (`scores.xrerank`), every language pair, in batches; it does not reorder them (the answer decision reads the
+    score). Training scores the same candidates (training/train_reranker.py), so the two can't drift apart."""
+
+    def __init__(self, encoder: PairScorer | None, top_n: int = 12) -> None:
+        self.encoder, self.top_n = encoder, top_n
+
+    def run(self, question: str, candidates: list[Candidate]) -> list[Candidate]:
+        if self.encoder is None or self.top_n <= 0:
+            return candidates
+        picked = [c for c in candidates if not is_byline(c.text)][: self.top_n]
+        if picked:
+            for c, logit in zip(picked, self.encoder.score(question, [c.text for c in picked])):
+                c.scores.xrerank = float(logit)
+        return candidates

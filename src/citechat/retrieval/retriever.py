@@ -13,7 +13,8 @@ from .candidates import Candidate, CorpusStats, RetrievalResult
 from .dense import DenseRetriever, Query
 from .fusion import reciprocal_rank_fusion
 from .keyword import BM25Retriever
-from .rerank import CrossEncoderRanker, OnnxCrossEncoder
+from .multilingual import PairScorer, make_pair_scorer
+from .rerank import CrossEncoderRanker, MultilingualScorer, OnnxCrossEncoder
 
 FOCUS_ARTICLES = 50  # at most this many articles get their own search pass for a distinctive name
 
@@ -22,7 +23,7 @@ class Retriever:
     """Hybrid search then rerank, over one store. Thread-safe for questions."""
 
     def __init__(self, settings: Settings, store: Store, embedder: Embedder,
-                 encoder: OnnxCrossEncoder | None = None) -> None:
+                 encoder: OnnxCrossEncoder | None = None, multilingual: PairScorer | None = None) -> None:
         r = settings.retrieval
         self.dense = DenseRetriever(store, embedder, r.dense_top_k)
         self.keyword = BM25Retriever(store, r.bm25_top_k)
@@ -32,11 +33,17 @@ class Retriever:
         self.encoder = encoder
         self.ranker = CrossEncoderRanker(encoder, top_n=r.rerank_top_n, first_round=r.rerank_first_round,
                                          confident_logit=r.rerank_confident_logit)
+        if multilingual is None:
+            multilingual = make_pair_scorer(r.multilingual_reranker, threads=settings.question_threads or 2,
+                                            max_tokens=r.multilingual_max_tokens)
+        self.multilingual = MultilingualScorer(multilingual, top_n=r.multilingual_top_n)
 
     def warm_up(self) -> None:
         self.dense.embedder.warm_up()
         if self.encoder is not None:
             self.encoder.warm_up()
+        if self.multilingual.encoder is not None:
+            self.multilingual.encoder.warm_up()
         self.keyword.refresh()
 
     def revision(self) -> str:
@@ -62,7 +69,10 @@ class Retriever:
             c.neighbours = self.keyword.neighbours(c.id)
         t0 = time.perf_counter()
         candidates = self.ranker.run(info.text, candidates)
-        timings["rerank"] = (time.perf_counter() - t0) * 1000
+        t1 = time.perf_counter()
+        candidates = self.multilingual.run(info.text, candidates)
+        timings["rerank"] = (t1 - t0) * 1000
+        timings["xrerank"] = (time.perf_counter() - t1) * 1000
         return RetrievalResult(info, candidates, timings, self.unknown_terms(info), stats, revision)
 
     def _search(self, text: str, focus: list[str] | None,
