@@ -159,7 +159,37 @@ def query_worker(data: Path, index: Path, questions: Path, repeats: int, embedde
             engine.retriever.retrieve(c.question)
             retrieval_only.append((time.perf_counter() - t) * 1000)
         run["retrieval_only_p50"] = percentile(retrieval_only, 50)
-    return {"startup_s": startup, "runs": runs, "peak_rss_mb": rss_mb}
+    return {"startup_s": startup, "runs": runs, "peak_rss_mb": rss_mb, "xrerank_levers": xrerank_levers(engine, cases)}
+
+
+# The multilingual cross-encoder's cost levers (issue 20): pairs per question (the first stage's best top_n are all
+# it reads), batch size and sequence length. Each is timed on the same candidates, per question, one at a time.
+XRERANK_LEVERS = [(8, 16, None), (4, 16, None), (12, 16, None), (8, 1, None), (8, 4, None), (8, 16, 48),
+                  (8, 16, 96)]
+
+
+def xrerank_levers(engine, cases) -> list[dict[str, Any]]:
+    from citechat.retrieval.multilingual import E5CrossEncoder
+    from citechat.retrieval.rerank import MultilingualScorer
+
+    live = engine.retriever.multilingual
+    if not isinstance(live.encoder, E5CrossEncoder):
+        return []
+    lists = [engine.retriever.retrieve(c.question).candidates for c in cases]
+    out = []
+    for top_n, batch, max_tokens in XRERANK_LEVERS:
+        enc = E5CrossEncoder(model_dir=live.encoder.model_dir, threads=live.encoder.threads,
+                             max_tokens=max_tokens, batch_size=batch)
+        enc.warm_up()
+        scorer = MultilingualScorer(enc, top_n=top_n)
+        ms = []
+        for c, cands in zip(cases, lists):
+            t = time.perf_counter()
+            scorer.run(c.question, cands)
+            ms.append((time.perf_counter() - t) * 1000)
+        out.append({"top_n": top_n, "batch": batch, "max_tokens": max_tokens or int(enc.card.get("max_tokens", 64)),
+                    "p50_ms": round(percentile(ms, 50), 1), "p95_ms": round(percentile(ms, 95), 1)})
+    return out
 
 
 def _run_worker(data: Path, index: Path, questions: Path, repeats: int, embedder: str) -> dict[str, Any]:
@@ -290,6 +320,7 @@ def run_bench(sizes: list[int], repeats: int, articles: Path, questions: Path, e
         out["abstention_accuracy"][key] = spread([r["abstention_accuracy"] for r in runs])
         out["citation_hit_rate"][key] = spread([r["citation_hit_rate"] for r in runs])
         out["peak_rss_mb"][key] = round(w["peak_rss_mb"], 1)
+        out.setdefault("xrerank_levers", {})[key] = w.get("xrerank_levers", [])
     print("vanilla LlamaIndex baseline ...", flush=True)
     b = baseline_vanilla(articles, questions, repeats, embedder)
     out["baseline"] = {
@@ -334,6 +365,11 @@ def write_report(result: dict[str, Any]) -> Path:
     md += ["", "Stage p50 (ms):", ""]
     for key, st in result["stage_p50_ms"].items():
         md.append(f"- {key}: " + ", ".join(f"{s} {f(v)}" for s, v in st.items()))
+    for key, rows in result.get("xrerank_levers", {}).items():
+        if rows:
+            md += ["", f"Multilingual cross-encoder levers ({key}; the first row is the default):", "",
+                   "| pairs per question | batch | max tokens | p50 ms | p95 ms |", "|---|---|---|---|---|"]
+            md += [f"| {r['top_n']} | {r['batch']} | {r['max_tokens']} | {r['p50_ms']} | {r['p95_ms']} |" for r in rows]
     b = result["baseline"]
     md += ["", "## Vanilla LlamaIndex baseline (5 articles)", "", f"{b['setup']}; {b['chunks']} chunks.", "",
            "| | citechat | vanilla |", "|---|---|---|",

@@ -120,7 +120,7 @@ class OutOfFold:
 
 def run_set(name: str, questions: list[Question], shipped: bool, misses: int = 0) -> dict:
 
-    engine = engine_for(SETS[name])
+    engine = engine_for(SETS[name], multilingual=shipped)  # out of fold: the half rerankers (OutOfFold.prepare)
     shipped_model = getattr(engine.extractive, "decision", None)  # None: a version without the learned decision
     shipped_reranker = engine.retriever.multilingual.encoder
     oof = None if shipped or shipped_model is None else OutOfFold()

@@ -245,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plot", type=Path, default=ROOT / "docs" / "decision-curves.png")
     ap.add_argument("--cache", type=Path, default=CACHE, help="feature cache folder")
     ap.add_argument("--index-root", type=Path, help="folder of the public corpora's indexes (default index-public)")
+    ap.add_argument("--without", default="", help="feature columns to leave empty (an ablation), e.g. ce,ce_gap,ce_best")
     ap.add_argument("--no-multilingual", action="store_true",
                     help="without the multilingual cross-encoder's scores (their columns are left empty)")
     args = ap.parse_args(argv)
@@ -252,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     names = [s for s in args.sets.split(",") if s]
     data = {n: set_features(n, full=not args.sample, limit=args.limit, cache=args.cache, index_root=args.index_root,
                             multilingual=not args.no_multilingual) for n in names}
+    for col in [c for c in args.without.split(",") if c]:
+        for n in names:
+            data[n]["X"][:, FEATURES.index(col)] = np.nan
     groups = [g for n in names for g in data[n]["group"]]
     folds = fold_of_groups(groups, args.folds)
     row_fold = {n: np.array([folds[str(data[n]["group"][qi])] for qi in data[n]["q"]]) for n in names}

