@@ -16,15 +16,6 @@ def test_luohu_flags(corpus_engine):
     assert corpus_engine.store.article_text(c.source)[c.start:c.end] == c.text
 
 
-def test_luohu_flags_asked_in_chinese(corpus_engine):
-    # the same question in Chinese, of the English article: the multilingual cross-encoder reads the pair
-    ans = corpus_engine.ask("罗湖区向11个牵头单位授旗的是谁?")
-    assert ans.answerable, ans.reason
-    c = ans.citations[0]
-    assert c.source == "001_a87b5d3a02c24cc1.txt"
-    assert "Liu Sheng and Vanderfan presented flags to the 11 leading units" in c.text
-
-
 def test_dev_set_quality(corpus_engine):
     # The decision model never saw these articles (it trains on public QA sets only), so this is a smoke test of
     # generalisation, not a fitted score. Three misses are known (docs/decision.md): d07, whose long sentence scores

