@@ -225,3 +225,21 @@ def test_with_a_login_history_follows_the_user_across_browsers(browser, tmp_path
         ctx_b.close()
     finally:
         srv.stop()
+
+
+def test_a_question_asked_at_once_on_a_new_app_is_kept(browser, tmp_path):
+    """A new app process, a new browser, and the question sent as soon as the box is there, without waiting for
+    the page-load step that sets the conversation's owner: after a reload the conversation is back and listed."""
+    srv = AppServer(copy_articles(ARTICLES, tmp_path / "articles"), tmp_path / "index")
+    try:
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        pg = ctx.new_page()
+        pg.goto(srv.url)
+        pg.wait_for_selector("#question textarea")
+        ask(pg, LUOHU)
+        reload(pg)
+        assert "Liu Sheng" in pg.locator("#chat .bot").first.inner_text()
+        assert LUOHU in wait_listed(pg, 1)[0]
+        ctx.close()
+    finally:
+        srv.stop()

@@ -104,3 +104,62 @@ def test_upload_to_a_full_index_folder_says_so_and_keeps_the_index(make_engine, 
     monkeypatch.setattr(store_errors, "SPACE_MARGIN", 0)
     assert sorted(engine.store.list_articles()) == ["first.txt"]
     assert engine.store.sentence_sources() == {"first.txt"}
+    assert sorted(p.name for p in data.iterdir()) == ["first.txt"]  # the failed upload's file is rolled back
+
+
+def test_upload_over_an_existing_name_keeps_the_old_file(make_engine, tmp_path):
+    data = tmp_path / "articles"
+    data.mkdir()
+    engine = make_engine(data_dir=data)
+    old, new = b"The old story.\n\nIt names Alice Old.", b"The new story.\n\nIt names Bob New."
+    add_upload(engine, "story.txt", old)
+    res = add_upload(engine, "story.txt", new)
+    assert res.status == "updated"
+    assert (data / "story.txt").read_bytes() == new
+    assert res.replaced is not None and res.replaced.parent == data / ".deleted"
+    assert res.replaced.read_bytes() == old
+    assert add_upload(engine, "story.txt", new).replaced is None  # the same bytes again replace nothing
+
+
+@pytest.mark.skipif(__import__("conftest").SERVER_MODE, reason="the full disk is the local index folder's")
+def test_a_failed_replacing_upload_puts_the_old_file_and_its_index_back(make_engine, tmp_path, monkeypatch):
+    """Indexing the new version fails (the space margin raised above the free space, as in the test above): the
+    old file is back in the article folder, a copy of it is in .deleted/, and once there is room the next ingest
+    answers from the old text, not the rejected upload."""
+    from citechat import store_errors
+    from citechat.errors import IndexFull
+
+    data = tmp_path / "articles"
+    data.mkdir()
+    engine = make_engine(data_dir=data)
+    old = b"The old story.\n\nIt names Alice Old as the winner."
+    add_upload(engine, "story.txt", old)
+    monkeypatch.setattr(store_errors, "SPACE_MARGIN", store_errors.free_bytes(tmp_path) + 1)
+    with pytest.raises(IndexFull):
+        add_upload(engine, "story.txt", b"The new story.\n\nIt names Bob New as the winner.")
+    monkeypatch.setattr(store_errors, "SPACE_MARGIN", 0)
+    assert (data / "story.txt").read_bytes() == old
+    assert [p.read_bytes() for p in (data / ".deleted").iterdir()] == [old]
+    engine.ingest([data], progress=False)
+    text = engine.store.article_text("story.txt")
+    assert "Alice Old" in text and "Bob New" not in text
+
+
+def test_deletes_of_one_name_in_the_same_second_keep_every_copy(make_engine, tmp_path, monkeypatch):
+    """The clock is held still (only the library's view of it), so both deletes fall in one second."""
+    import types
+
+    import citechat.library as library
+
+    still = types.SimpleNamespace(time=lambda: 1.7e9, time_ns=__import__("time").time_ns,
+                                  strftime=lambda *a: "20231114-221320")
+    monkeypatch.setattr(library, "time", still)
+    data = tmp_path / "articles"
+    data.mkdir()
+    engine = make_engine(data_dir=data)
+    kept = []
+    for body in (b"First version.\n\nOne.", b"Second version.\n\nTwo."):
+        add_upload(engine, "same.txt", body)
+        kept.append(delete_article(engine, "same.txt"))
+    assert kept[0] != kept[1]
+    assert [p.read_bytes() for p in kept] == [b"First version.\n\nOne.", b"Second version.\n\nTwo."]

@@ -98,7 +98,7 @@ def multilingual_scores(name: str, cache: Path = CACHE) -> dict[str, list[float]
     for half in (0, 1):
         path = cache / "reranker" / f"oof-{name}-half{half}.json"
         if not path.exists():
-            raise SystemExit(f"error: {path} is missing: run `make train-reranker` first (or pass --no-multilingual).")
+            raise SystemExit(f"error: {path} is missing: run `make train-reranker` first, or train without --multilingual.")
         scores.update(json.loads(path.read_text(encoding="utf-8"))["scores"])
     return scores
 
@@ -246,13 +246,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=CACHE, help="feature cache folder")
     ap.add_argument("--index-root", type=Path, help="folder of the public corpora's indexes (default index-public)")
     ap.add_argument("--without", default="", help="feature columns to leave empty (an ablation), e.g. ce,ce_gap,ce_best")
-    ap.add_argument("--no-multilingual", action="store_true",
-                    help="without the multilingual cross-encoder's scores (their columns are left empty)")
+    ap.add_argument("--multilingual", action="store_true",
+                    help="add the multilingual cross-encoder's out-of-fold scores (needs `make train-reranker`); "
+                         "the shipped decision is trained without them, its columns left empty")
     args = ap.parse_args(argv)
     t0 = time.time()
     names = [s for s in args.sets.split(",") if s]
     data = {n: set_features(n, full=not args.sample, limit=args.limit, cache=args.cache, index_root=args.index_root,
-                            multilingual=not args.no_multilingual) for n in names}
+                            multilingual=args.multilingual) for n in names}
     for col in [c for c in args.without.split(",") if c]:
         for n in names:
             data[n]["X"][:, FEATURES.index(col)] = np.nan
@@ -327,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     question_fold = {f"{n}:{qid}": folds[str(g)] for n in names for qid, g in zip(data[n]["ids"], data[n]["group"])}
     (args.fold_dir / "folds.json").write_text(json.dumps({
         "folds": args.folds, "thresholds": thresholds, "fold_thresholds": fold_thresholds,
-        "multilingual": not args.no_multilingual, "question_fold": question_fold}) + "\n", encoding="utf-8")
+        "multilingual": args.multilingual, "question_fold": question_fold}) + "\n", encoding="utf-8")
     print(f"wrote {model_path} (+ .json), {args.folds} fold models in {args.fold_dir}; {time.time() - t0:.0f} s")
     return 0
 

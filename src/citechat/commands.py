@@ -343,8 +343,12 @@ def serve(opts: Options, host: str | None, port: int | None, ingest_first: bool)
         print(f"warning: the index in {settings.index_dir} is empty; run `citechat ingest` or start with --ingest",
               file=sys.stderr)
     if settings.host not in LOOPBACK and auth is None:
-        print(f"warning: serving on {settings.host} without a password; set CITECHAT_AUTH=user:pass. Library uploads "
-              f"are {'on (CITECHAT_ALLOW_UPLOADS)' if settings.uploads_enabled else 'off'}.", file=sys.stderr)
+        print(f"warning: serving on {settings.host} without a password; set CITECHAT_AUTH=user:pass.", file=sys.stderr)
+    if auth is None:
+        print("Library uploads and deletes are "
+              + ("on (CITECHAT_ALLOW_UPLOADS=true, no password)." if settings.uploads_enabled else
+                 "off: set CITECHAT_AUTH=user:pass, or CITECHAT_ALLOW_UPLOADS=true if only you can reach this server."),
+              file=sys.stderr)
     from .ui.app import build_app, launch_kwargs
 
     demo = build_app(engine)

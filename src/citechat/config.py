@@ -153,8 +153,9 @@ class Settings(BaseSettings):
         "is answered without searching again; any ingest or delete retires them. 0 turns the cache off.",
     )
     allow_uploads: bool | None = Field(
-        None, description="Library uploads/deletes in the web app. Default: on when the app listens on 127.0.0.1 "
-        "or has a password (CITECHAT_AUTH), off otherwise; set true to allow them anyway.",
+        None, description="Library uploads/deletes in the web app. Default: on only with a password "
+        "(CITECHAT_AUTH). The listening address is no guide (behind a reverse proxy every visitor arrives from "
+        "127.0.0.1), so a server without a password needs this set to true to allow them.",
     )
     log_format: Literal["text", "json"] = Field("text", description="'json' writes one JSON object per log line.")
     auth: str | None = Field(
@@ -192,7 +193,7 @@ class Settings(BaseSettings):
     def uploads_enabled(self) -> bool:
         if self.allow_uploads is not None:
             return self.allow_uploads
-        return self.host in ("127.0.0.1", "localhost", "::1") or bool(self.auth)
+        return bool(self.auth)
 
 
 def load_settings(**overrides: Any) -> Settings:

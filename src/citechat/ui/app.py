@@ -183,7 +183,8 @@ def build_app(engine: Engine) -> gr.Blocks:
             progress((i, len(paths)), desc=f"Indexing {p.name}")
             try:
                 res = add_upload(engine, p.name, p.read_bytes())
-                lines.append(f"**Added:** {md_esc(res.source)} ({res.status})")
+                kept = f"; the file it replaced is kept as `{md_esc(res.replaced)}`" if res.replaced else ""
+                lines.append(f"**Added:** {md_esc(res.source)} ({res.status}{kept})")
             except (UploadError, IndexFull) as e:
                 lines.append(f"**Error:** {md_esc(e)}")
             except StoreUnavailable as e:
@@ -252,8 +253,9 @@ def build_app(engine: Engine) -> gr.Blocks:
                                  elem_id="library-table", wrap=True,
                                  column_widths=["20%", "40%", "16%", "10%", "7%", "7%"])
             if not uploads:
-                gr.Markdown("Uploads and deletes are disabled: this server is reachable from other machines without "
-                            "a password. Set `CITECHAT_AUTH=user:pass` (or `CITECHAT_ALLOW_UPLOADS=true`).")
+                gr.Markdown("Uploads and deletes are off: this server has no password, and anyone who reaches it "
+                            "(through a proxy, too) could change the library. Set `CITECHAT_AUTH=user:pass`, or "
+                            "`CITECHAT_ALLOW_UPLOADS=true` if only you can reach it.", elem_id="uploads-off")
             with gr.Row(visible=uploads):
                 files = gr.File(label="Add articles (.txt, .md, .html; up to 5 MB each)", file_count="multiple",
                                 file_types=[".txt", ".md", ".markdown", ".html", ".htm"], elem_id="upload")
