@@ -37,12 +37,15 @@ def free_port() -> int:
 class AppServer:
     """`python app.py --ingest` on a free loopback port, with its own article and index folders."""
 
-    def __init__(self, data_dir: Path, index_dir: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, index_dir: Path, extra_env: dict[str, str] | None = None,
+                 uploads: bool = True) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.data_dir, self.index_dir = data_dir, index_dir
         env = dict(os.environ, CITECHAT_INDEX_DIR=str(index_dir), CITECHAT_DATA_DIR=str(data_dir),
                    CITECHAT_PORT=str(self.port), **store_env(index_dir), **(extra_env or {}))
+        if uploads and "CITECHAT_AUTH" not in env:
+            env["CITECHAT_ALLOW_UPLOADS"] = "true"  # the tests' own loopback servers opt in to Library uploads
         self.log = open(index_dir.parent / f"app-{self.port}.log", "w")
         self.proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--ingest"], env=env,
                                      stdout=self.log, stderr=subprocess.STDOUT, text=True)

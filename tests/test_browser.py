@@ -308,3 +308,24 @@ def test_ten_sessions_at_once(server):
         assert source in panel, (i, panel)
         others = {s for _, _, s in QUESTIONS} - {source}
         assert not any(o in panel for o in others), f"session {i} shows another session's citation"
+
+
+def test_library_is_read_only_behind_a_proxy_without_a_password(browser, tmp_path):
+    """The app bound to loopback, reached the way a reverse proxy forwards a visitor (X-Forwarded-* headers), with
+    no CITECHAT_AUTH and no CITECHAT_ALLOW_UPLOADS: the Library says uploads are off and offers no upload or delete."""
+    data = copy_articles(ARTICLES, tmp_path / "articles")
+    before = sorted(p.name for p in data.iterdir())
+    srv = AppServer(data, tmp_path / "index", uploads=False)
+    try:
+        ctx = browser.new_context(extra_http_headers={"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https",
+                                                      "X-Forwarded-Host": "news.example.org"})
+        pg = ctx.new_page()
+        pg.goto(srv.url)
+        pg.get_by_role("tab", name="Library").click()
+        assert "Uploads and deletes are off" in pg.locator("#uploads-off").inner_text(timeout=30000)
+        assert not pg.locator("#upload").is_visible()
+        assert not pg.locator("#delete-button").is_visible()
+        ctx.close()
+    finally:
+        srv.stop()
+    assert sorted(p.name for p in data.iterdir()) == before

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -117,7 +116,8 @@ def build_app(engine: Engine) -> gr.Blocks:
     saved = app.history_panel()
 
     def respond(message: str, history: list, conv: Conversation | None, owner: str | None,
-                *narrow: Any) -> Iterator[tuple]:
+                browser_id: str | None, request: gr.Request, *narrow: Any) -> Iterator[tuple]:
+        # `request` comes before *narrow: Gradio inserts it at its place among the positional inputs.
         conv = conv or Conversation()
         history = list(history or [])
         question = (message or "").strip()
@@ -143,16 +143,8 @@ def build_app(engine: Engine) -> gr.Blocks:
             return
         assert turn is not None
         full = message_markdown(turn)
-        if not draft:
-            # Extractive answers are ready at once; stream them word by word so the reply starts immediately.
-            words = full.split(" ")
-            step = max(1, len(words) // 12)
-            for shown in range(step, len(words), step):
-                history[-1] = {"role": "assistant", "content": " ".join(words[:shown])}
-                yield history, gr.update(), conv, ""
-                time.sleep(0.015)
-        history[-1] = {"role": "assistant", "content": full}
-        saved.save(owner, conv, turn)
+        unsaved = saved.save(owner, conv, turn, browser_id, request)
+        history[-1] = {"role": "assistant", "content": full + (f"\n\n⚠️ {md_esc(unsaved)}" if unsaved else "")}
         yield history, app.panel(conv, turn.id), conv, ""
 
     def on_like(data: gr.LikeData, conv: Conversation | None) -> None:
@@ -267,7 +259,7 @@ def build_app(engine: Engine) -> gr.Blocks:
             status = gr.Markdown(elem_id="library-status")
 
         outputs = [chatbot, panel, conv_state, box]
-        inputs = [box, chatbot, conv_state, saved.owner, *narrow.inputs]
+        inputs = [box, chatbot, conv_state, saved.owner, saved.browser_id, *narrow.inputs]
         asked = [box.submit(respond, inputs, outputs, api_name=False),
                  send.click(respond, inputs, outputs, api_name=False)]
         switched = saved.wire(demo, chatbot, panel, conv_state, box, asked, clear_btn)

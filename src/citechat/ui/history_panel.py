@@ -13,6 +13,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 STORAGE_KEY = "citechat-browser-id"
 LOADING = "Conversations (loading…)"
 _BROWSER_ID = re.compile(r"^[0-9a-f]{32}$")
+SESSION_IDS = 10_000  # page sessions whose new browser id is remembered
 
 HISTORY_CSS = """
 #history-list { max-height: 420px; overflow-y: auto; }
@@ -81,6 +83,25 @@ class HistoryPanel:
                  hashes: Callable[[list[str]], dict[str, str]], secret: str) -> None:
         self.history, self.panel, self.hashes, self.secret = history, panel, hashes, secret
         self._lock = threading.Lock()
+        # A browser's new id per page session, so a question asked before the load step has stored one is saved
+        # under the id that step then gives the browser (both look it up here by the session hash).
+        self._session_ids: OrderedDict[str, str] = OrderedDict()
+        self._ids_lock = threading.Lock()
+
+    def _session_id(self, request: gr.Request | None) -> str:
+        key = getattr(request, "session_hash", None) or ""
+        with self._ids_lock:
+            bid = self._session_ids.get(key) or new_owner_id()
+            self._session_ids[key] = bid
+            while len(self._session_ids) > SESSION_IDS:
+                self._session_ids.popitem(last=False)
+        return bid
+
+    def owner_for(self, browser_id: str | None, request: gr.Request | None) -> tuple[str, str]:
+        """(browser id, owner key) for this page session: its stored id if valid, else the session's new one."""
+        if not (isinstance(browser_id, str) and _BROWSER_ID.match(browser_id)):
+            browser_id = self._session_id(request)
+        return owner_of(browser_id, getattr(request, "username", None))
 
     def render(self) -> None:
         with gr.Column(scale=1, min_width=220, elem_id="history-col"):
@@ -132,7 +153,7 @@ class HistoryPanel:
         return Conversation(turns=turns, id=rec.id)
 
     def on_load(self, browser_id: str | None, current: Conversation | None, request: gr.Request) -> tuple:
-        bid, owner = owner_of(browser_id, getattr(request, "username", None))
+        bid, owner = self.owner_for(browser_id, request)
         conv = None
         try:
             last = self.history.last_open(owner)
@@ -147,10 +168,12 @@ class HistoryPanel:
             return (bid, owner, gr.skip(), gr.skip(), gr.skip(), gr.skip(), self.choices(owner, keep))
         return (bid, owner, *self._view(conv), self.choices(owner, conv.id))
 
-    def save(self, owner: str | None, conv: Conversation, turn: Turn) -> None:
-        """Keep a new turn with its cited articles' current content hashes. Never breaks the chat."""
+    def save(self, owner: str | None, conv: Conversation, turn: Turn, browser_id: str | None = None,
+             request: gr.Request | None = None) -> str | None:
+        """Keep a new turn with its cited articles' current content hashes. Never breaks the chat: returns None
+        when saved, else a line for the user. Before the load step has set `owner`, the session's id is used."""
         if not owner:
-            return
+            owner = self.owner_for(browser_id, request)[1]
         sources = sorted({c["source"] for k in ("citations", "closest") for c in turn.answer.get(k, [])})
         try:
             turn.hashes = self.hashes(sources)
@@ -161,6 +184,8 @@ class HistoryPanel:
                 self.history.set_open(owner, conv.id)
         except (HistoryError, sqlite3.Error, StoreUnavailable) as e:
             log.warning("history: could not save a turn: %s", e)
+            return f"This answer was not saved to your conversations ({e}); export it to keep it."
+        return None
 
     def refresh(self, owner: str | None, conv: Conversation | None) -> Any:
         return self.choices(owner, conv.id if conv else None)
