@@ -144,3 +144,34 @@ def test_cli_ask_markdown(tmp_path):
     assert "**Not in the articles.**" in p.stdout and "Reason: " in p.stdout
     p = run(["ask", "--markdown", "--json", "Who?"], index)
     assert p.returncode == 2 and "--markdown" in p.stderr
+
+
+def test_each_page_session_exports_into_its_own_folder_removed_when_it_closes(conv):
+    from citechat.ui.options import ExportFolders
+
+    folders = ExportFolders()
+    other = Conversation()
+    other.add("Who?", Answer(question="Who?", answer=CANNOT_ANSWER, answerable=False))
+    a_md, _ = folders.write("session-a", conv)  # both conversations unsaved (no id): "live"
+    b_md, b_js = folders.write("session-b", other)
+    assert a_md.parent != b_md.parent
+    assert "Liu Sheng" in a_md.read_text(encoding="utf-8") and "Liu Sheng" not in b_md.read_text(encoding="utf-8")
+    folders.write("session-b", other)  # a new export replaces the session's old pair, nothing piles up
+    assert sorted(p.name for p in b_md.parent.iterdir()) == sorted({b_md.name, b_js.name})
+    folders.drop("session-a")  # the page closed: its files go, the other session's stay
+    assert not a_md.exists() and b_md.exists()
+    assert sorted(p.name for p in folders.root.iterdir()) == [b_md.parent.parent.name]
+
+
+def test_a_failing_condense_call_is_logged(caplog):
+    from citechat.generative import LLMAnswerer
+    from citechat.prompts import load_prompts
+
+    class Down:
+        def chat(self, messages):
+            raise ConnectionError("llama server refused the connection")
+
+    answerer = LLMAnswerer(Down(), extractive=None, prompts=load_prompts(None), checker=None)
+    with caplog.at_level("WARNING", logger="citechat.generative"):
+        assert answerer.condense([("Who presented flags?", "Liu Sheng [1]")], "And when?") is None
+    assert "refused the connection" in caplog.text and "by rule" in caplog.text

@@ -8,6 +8,7 @@ follow-up messages into standalone questions (`condense`) with the condense prom
 from __future__ import annotations
 
 import gc
+import logging
 import time
 from typing import Any, Callable, Iterator
 
@@ -15,6 +16,8 @@ from .answers import CANNOT_ANSWER, Answer, Answerer, final_item
 from .extractive import ExtractiveAnswerer, citation
 from .question import coverage
 from .retrieval import Candidate, RetrievalResult
+
+log = logging.getLogger(__name__)
 
 
 class LLMAnswerer(Answerer):
@@ -49,7 +52,8 @@ class LLMAnswerer(Answerer):
         prompt = self.prompts.condense.format(chat_history=turns, question=message)
         try:
             out = (self.llm.chat([ChatMessage(role="user", content=prompt)]).message.content or "").strip()
-        except Exception:  # noqa: BLE001 - the chat falls back to its own rule
+        except Exception as e:  # noqa: BLE001 - the chat falls back to its own rule, but says why in the log
+            log.warning("condense: the LLM failed (%s: %s); the follow-up is rewritten by rule", type(e).__name__, e)
             return None
         out = out.splitlines()[0].strip().strip('"') if out else ""
         return out if 5 <= len(out) <= 500 else None

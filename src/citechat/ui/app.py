@@ -263,7 +263,7 @@ def build_app(engine: Engine) -> gr.Blocks:
         asked = [box.submit(respond, inputs, outputs, api_name=False),
                  send.click(respond, inputs, outputs, api_name=False)]
         switched = saved.wire(demo, chatbot, panel, conv_state, box, asked, clear_btn)
-        wire_exports(exports, conv_state, [*asked, *switched])
+        wire_exports(exports, conv_state, [*asked, *switched], demo)
         chatbot.like(on_like, [conv_state], None, api_name=False)
         chatbot.select(on_select, [conv_state], panel, api_name=False)
         library_changed = [upload_btn.click(upload, [files], [table, status], api_name=False, concurrency_limit=1),

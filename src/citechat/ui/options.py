@@ -3,7 +3,10 @@ export buttons (Markdown, JSON). Built and wired here so that `build_app` only p
 
 from __future__ import annotations
 
+import hashlib
+import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -122,34 +125,67 @@ def export_controls() -> ExportControls:
     return ExportControls(md, js)
 
 
-_EXPORT_DIR: Path | None = None
+class ExportFolders:
+    """Each page session's export files in its own folder under one temporary root, removed when the page
+    closes (`drop`): one session can never overwrite or delete another's files."""
+
+    def __init__(self) -> None:
+        self._root: Path | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def root(self) -> Path:
+        with self._lock:
+            if self._root is None:
+                self._root = Path(tempfile.mkdtemp(prefix="citechat-export-"))
+            return self._root
+
+    def session_dir(self, session: str) -> Path:
+        return self.root / hashlib.sha256(session.encode("utf-8")).hexdigest()[:24]  # the hash is client-chosen
+
+    def folder(self, session: str, conv: Conversation) -> Path:
+        folder = self.session_dir(session) / (conv.id or "live")
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def write(self, session: str, conv: Conversation) -> tuple[Path, Path]:
+        """Write the conversation as Markdown and JSON into its folder, replacing its previous export (so files
+        don't pile up: one pair per conversation); return both paths."""
+        folder = self.folder(session, conv)
+        for old in folder.iterdir():
+            old.unlink()
+        md, js = folder / export_filename("md"), folder / export_filename("json")
+        md.write_text(conversation_markdown(conv), encoding="utf-8")
+        js.write_text(conversation_json(conv), encoding="utf-8")
+        return md, js
+
+    def drop(self, session: str) -> None:
+        """Remove a closed session's exports (Gradio keeps its own copies of files it already served)."""
+        if self._root is not None:
+            shutil.rmtree(self.session_dir(session), ignore_errors=True)
 
 
-def write_exports(conv: Conversation) -> tuple[Path, Path]:
-    """Write the conversation as Markdown and JSON into its own folder, replacing its previous export (so files
-    don't pile up: one pair per conversation); return both paths."""
-    global _EXPORT_DIR
-    if _EXPORT_DIR is None:
-        _EXPORT_DIR = Path(tempfile.mkdtemp(prefix="citechat-export-"))
-    folder = _EXPORT_DIR / (conv.id or f"live-{id(conv):x}")
-    folder.mkdir(exist_ok=True)
-    for old in folder.iterdir():
-        old.unlink()
-    md, js = folder / export_filename("md"), folder / export_filename("json")
-    md.write_text(conversation_markdown(conv), encoding="utf-8")
-    js.write_text(conversation_json(conv), encoding="utf-8")
-    return md, js
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "no-session"
 
 
-def update_exports(conv: Conversation | None) -> tuple:
-    """The buttons' files for the conversation so far (disabled while it is empty)."""
-    if conv is None or not conv.turns:
-        return gr.update(value=None, interactive=False), gr.update(value=None, interactive=False)
-    md, js = write_exports(conv)
-    return gr.update(value=str(md), interactive=True), gr.update(value=str(js), interactive=True)
+def wire_exports(controls: ExportControls, conv_state: Any, events: Iterable[Any], demo: gr.Blocks,
+                 folders: ExportFolders | None = None) -> ExportFolders:
+    """Refresh the export files after each of `events` (an answer, clearing the conversation); a session's files
+    are removed when its page closes."""
+    folders = folders or ExportFolders()
 
+    def update(conv: Conversation | None, request: gr.Request) -> tuple:
+        """The buttons' files for the conversation so far (disabled while it is empty)."""
+        if conv is None or not conv.turns:
+            return gr.update(value=None, interactive=False), gr.update(value=None, interactive=False)
+        md, js = folders.write(_session(request), conv)
+        return gr.update(value=str(md), interactive=True), gr.update(value=str(js), interactive=True)
 
-def wire_exports(controls: ExportControls, conv_state: Any, events: Iterable[Any]) -> None:
-    """Refresh the export files after each of `events` (an answer, clearing the conversation)."""
+    def closed(request: gr.Request) -> None:
+        folders.drop(_session(request))
+
     for ev in events:
-        ev.then(update_exports, [conv_state], controls.outputs, api_name=False, show_progress="hidden")
+        ev.then(update, [conv_state], controls.outputs, api_name=False, show_progress="hidden")
+    demo.unload(closed)
+    return folders
