@@ -19,9 +19,12 @@ def run(args, env_extra: dict, timeout=300) -> subprocess.CompletedProcess:
                           timeout=timeout)
 
 
-def test_uploads_are_off_when_exposed_without_a_password():
-    assert Settings(host="127.0.0.1").uploads_enabled
+def test_uploads_are_off_without_a_password_on_any_address():
+    # A loopback bind says nothing about who reaches the app: a TLS reverse proxy forwards every visitor to it.
+    assert not Settings(host="127.0.0.1").uploads_enabled
     assert not Settings(host="0.0.0.0").uploads_enabled
+    assert not Settings(host="127.0.0.1", auth="a:b", allow_uploads=False).uploads_enabled
+    assert Settings(host="127.0.0.1", auth="a:b").uploads_enabled
     assert Settings(host="0.0.0.0", auth="a:b").uploads_enabled
     assert Settings(host="0.0.0.0", allow_uploads=True).uploads_enabled
 
@@ -103,6 +106,17 @@ def test_doctor_names_each_problem(tmp_path):
 @local_only
 def test_index_from_an_older_version_is_rebuilt_by_ingest(tmp_path):
     env = {"CITECHAT_INDEX_DIR": str(tmp_path / "index"), "CITECHAT_DATA_DIR": str(ARTICLES)}
+
+    def article_files() -> dict[str, tuple[int, int, str]]:
+        """Every file under the article folder: (size, mtime_ns, sha256) by relative path."""
+        import hashlib
+
+        return {str(p.relative_to(ARTICLES)): (p.stat().st_size, p.stat().st_mtime_ns,
+                                               hashlib.sha256(p.read_bytes()).hexdigest())
+                for p in sorted(ARTICLES.rglob("*")) if p.is_file()}
+
+    before = article_files()
+    assert len(before) == 5
     assert run(["ingest", "--no-progress"], env).returncode == 0
     import chromadb
 
@@ -117,6 +131,6 @@ def test_index_from_an_older_version_is_rebuilt_by_ingest(tmp_path):
     p = run(["ingest", "--no-progress"], env)
     assert p.returncode == 0, p.stderr
     assert "Rebuilding" in p.stderr and "5 added" in p.stdout
-    assert sorted(x.name for x in ARTICLES.iterdir())  # article files untouched
+    assert article_files() == before  # article files untouched: none added or removed, same bytes, same mtimes
     p = run(["ask", "Who presented flags in Luohu?"], env)
     assert p.returncode == 0 and "Liu Sheng" in p.stdout
