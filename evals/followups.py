@@ -41,7 +41,6 @@ def _own_engine():
                         retrieval=RetrievalSettings(multilingual_reranker="none"))
     engine = Engine(settings)
     engine.ingest([data], progress=False)
-    engine.warm_up()
     return engine
 
 

@@ -56,10 +56,11 @@ def _new_secret(path: Path) -> str:
     return value
 
 
-def owner_of(browser_id: str | None, username: str | None) -> tuple[str, str]:
-    """(browser id to keep, owner key): the user name when logged in, else the browser's id (a new one if the
+def owner_of(browser_id: str | None, username: str | None,
+             new_id: Callable[[], str] = new_owner_id) -> tuple[str, str]:
+    """(browser id to keep, owner key): the user name when logged in, else the browser's id (`new_id()` if the
     browser has none or a malformed one)."""
-    bid = browser_id if isinstance(browser_id, str) and _BROWSER_ID.match(browser_id) else new_owner_id()
+    bid = browser_id if isinstance(browser_id, str) and _BROWSER_ID.match(browser_id) else new_id()
     return bid, (f"user:{username}" if username else f"browser:{bid}")
 
 
@@ -99,9 +100,7 @@ class HistoryPanel:
 
     def owner_for(self, browser_id: str | None, request: gr.Request | None) -> tuple[str, str]:
         """(browser id, owner key) for this page session: its stored id if valid, else the session's new one."""
-        if not (isinstance(browser_id, str) and _BROWSER_ID.match(browser_id)):
-            browser_id = self._session_id(request)
-        return owner_of(browser_id, getattr(request, "username", None))
+        return owner_of(browser_id, getattr(request, "username", None), new_id=lambda: self._session_id(request))
 
     def render(self) -> None:
         with gr.Column(scale=1, min_width=220, elem_id="history-col"):
