@@ -27,5 +27,5 @@ def check_consistent(engine: Engine, data: Path, complete: bool = True) -> dict:
         assert m["source"] in arts and m["content_hash"] == arts[m["source"]].content_hash, "no chunk without its article"
     bm25 = engine.retriever.keyword
     bm25.refresh(force=True)
-    assert {r[0] for r in bm25._records} == set(got["ids"]), "BM25 and vector state agree"
+    assert {r[0] for r in bm25.snapshot().records} == set(got["ids"]), "BM25 and vector state agree"
     return arts

@@ -12,7 +12,7 @@ from ..store import Store
 from .candidates import Candidate, CorpusStats, RetrievalResult
 from .dense import DenseRetriever, Query
 from .fusion import reciprocal_rank_fusion
-from .keyword import BM25Retriever
+from .keyword import BM25Retriever, KeywordIndex
 from .multilingual import PairScorer, make_pair_scorer
 from .rerank import CrossEncoderRanker, MultilingualScorer, OnnxCrossEncoder
 
@@ -54,28 +54,28 @@ class Retriever:
         """Ranked candidates for one analysed question, with per-stage timings (ms). `sources`: search only these
         articles (None: all)."""
         info = analyse_question(question) if isinstance(question, str) else question
-        revision = self.keyword.refresh()  # one revision check per question; everything below uses this state
-        stats = self.keyword.stats
+        kw = self.keyword.snapshot()  # one revision per question: everything below reads this one index
+        stats, revision = kw.stats, kw.revision or ""
         names = [g for g in info.name_tokens if stats.is_distinctive(g)]
         if sources is not None and not sources:
-            return RetrievalResult(info, [], {}, self.unknown_terms(info), stats, revision)
+            return RetrievalResult(info, [], {}, _unknown_terms(info, kw), stats, revision)
         allowed = set(sources) if sources is not None else None
         focus = [s for s, toks in stats.tokens.items() if any(g & toks for g in names)
                  and (allowed is None or s in allowed)][:FOCUS_ARTICLES] or None
-        candidates, timings = self._search(info.text, focus, sources)
+        candidates, timings = self._search(kw, info.text, focus, sources)
         candidates = _route_by_names(names, candidates, stats)
         for i, c in enumerate(candidates):
             c.order = i
-            c.neighbours = self.keyword.neighbours(c.id)
+            c.neighbours = kw.neighbours(c.id)
         t0 = time.perf_counter()
         candidates = self.ranker.run(info.text, candidates)
         t1 = time.perf_counter()
         candidates = self.multilingual.run(info.text, candidates)
         timings["rerank"] = (t1 - t0) * 1000
         timings["xrerank"] = (time.perf_counter() - t1) * 1000
-        return RetrievalResult(info, candidates, timings, self.unknown_terms(info), stats, revision)
+        return RetrievalResult(info, candidates, timings, _unknown_terms(info, kw), stats, revision)
 
-    def _search(self, text: str, focus: list[str] | None,
+    def _search(self, kw: KeywordIndex, text: str, focus: list[str] | None,
                 sources: list[str] | None = None) -> tuple[list[Candidate], dict[str, float]]:
         """Fused dense and keyword candidates, only from `sources` if given. `focus`: articles with the question's
         distinctive names; they get their own dense and BM25 pass, so their sentences can't be crowded out by
@@ -85,13 +85,12 @@ class Retriever:
         qvec = self.dense.embed(text)
         t1 = time.perf_counter()
         passes = [Query(text, qvec, sources)] + ([Query(text, qvec, focus)] if focus else [])
-        dense_lists = [[c for c in self.dense.retrieve(q) if self.keyword.is_complete(c)] for q in passes]
+        dense_lists = [[c for c in self.dense.retrieve(q) if kw.is_complete(c)] for q in passes]
         t2 = time.perf_counter()
-        tokens = tokenize(text)
-        keyword_lists = [self.keyword.search(tokens, sources)] + (
-            [self.keyword.search(tokens, focus)] if focus else [])
-        if not is_cjk(text) and self.keyword.has_chinese:
-            keyword_lists.append(self.keyword.search(self.keyword.translate(text), sources, key="bm25_translated"))
+        tokens, top_k = tokenize(text), self.keyword.top_k
+        keyword_lists = [kw.search(tokens, top_k, sources)] + ([kw.search(tokens, top_k, focus)] if focus else [])
+        if not is_cjk(text) and kw.has_chinese:
+            keyword_lists.append(kw.search(kw.translate(text), top_k, sources, key="bm25_translated"))
         t3 = time.perf_counter()
         fused = reciprocal_rank_fusion([*dense_lists, *keyword_lists], self.rrf_k)
         self.dense.fill_scores(fused, qvec)
@@ -100,13 +99,14 @@ class Retriever:
                    "fusion": (t4 - t3) * 1000}
         return fused, timings
 
-    def unknown_terms(self, info: QuestionInfo) -> list[str]:
-        """The question's names and Chinese words that occur in no indexed sentence (also not as pinyin)."""
-        known = self.keyword.vocabulary()
-        if not known:
-            return []
-        out = [term for term in info.names if (toks := tokenize(term)) and not any(t in known for t in toks)]
-        return out + [w for w in info.zh_terms if w not in known]
+
+def _unknown_terms(info: QuestionInfo, kw: KeywordIndex) -> list[str]:
+    """The question's names and Chinese words that occur in no indexed sentence (also not as pinyin)."""
+    known = kw.vocab
+    if not known:
+        return []
+    out = [term for term in info.names if (toks := tokenize(term)) and not any(t in known for t in toks)]
+    return out + [w for w in info.zh_terms if w not in known]
 
 
 def _route_by_names(names: list[set[str]], candidates: list[Candidate], stats: CorpusStats) -> list[Candidate]:
