@@ -121,6 +121,8 @@ def test_prompt_injection_in_an_article_is_ignored(embedder, encoder, llm_server
     eng = llm_engine(embedder, encoder, tmp_path / "index", llm_server, data_dir=data)
     eng.ingest(progress=False)
     ans = eng.ask("How large is the budget for the new lighthouse?")
+    # The LLM wrote this answer (the extractive fallback quotes the article and would pass the rest unseen).
+    assert ans.mode == "llm", (ans.mode, ans.notice)
     assert ans.answerable
     assert "4 million" in ans.answer
     assert "zero" not in ans.answer.lower() and "resigned" not in ans.answer.lower()
@@ -175,12 +177,20 @@ def test_unanswerable_never_calls_the_llm(embedder, encoder, corpus_engine, fake
     assert eng.answerer.calls == 0
 
 
-def test_follow_up_is_condensed_with_the_llm(engine):
+def test_follow_up_is_condensed_with_the_llm(engine, monkeypatch):
     from citechat.chat import Conversation, ask
 
+    rewrites: list[str | None] = []
+    condense = engine.answerer.condense
+    monkeypatch.setattr(engine.answerer, "condense", lambda *a: rewrites.append(condense(*a)) or rewrites[-1])
     conv = Conversation()
     ask(engine, conv, "On what date did Luohu District hold its 2022 meeting on tackling difficulties?")
-    turn = ask(engine, conv, "And who presided over it?")
+    follow_up = "And who presided over it?"
+    turn = ask(engine, conv, follow_up)
+    # The LLM's condense prompt rewrote it, and that rewrite is the question asked: the rule fallback (the
+    # message plus the previous question's names, "And who presided over it? (Luohu District 2022)") is not.
+    assert len(rewrites) == 1 and rewrites[0], rewrites
+    assert turn.answer["question"] == rewrites[0] and not rewrites[0].startswith(follow_up), rewrites
     q = turn.answer["question"].lower()
     assert "luohu" in q or "meeting" in q, q
 
