@@ -88,6 +88,9 @@ def test_luohu_answer_with_highlighted_sentence(page):
 def test_click_citation_opens_article_at_highlight(page):
     ask(page, "Who presented flags in Luohu?")
     page.locator("#chat a.cite").last.click()
+    # the panel holds the cited paragraph only; the whole article comes from the /article API on this click
+    assert page.locator("#sources-panel pre.article-text").count() == 0
+    assert "February 7, 2022" not in page.locator("#sources-panel").inner_text()
     page.locator("#sources-panel section.turn:visible button.open-article").first.click()
     viewer = page.locator("#article-viewer")
     viewer.wait_for(state="visible")

@@ -163,6 +163,22 @@ def test_panel_highlights_an_unchanged_citation():
     assert "open-article" in html and "src-stale" not in html
 
 
+def test_panel_sends_the_paragraph_not_the_whole_article():
+    """A 5 MB article: the panel carries the cited sentence's paragraph (clipped), never the article itself; the
+    browser fetches the whole text from the /article API when asked (tests/test_browser.py opens one)."""
+    from citechat.ui.render import panel_html
+
+    filler = "Filler paragraph about other things entirely. " * 400 + "\n\n"
+    big = ARTICLE.replace("Title\n\n", "Title\n\n" + filler * 270)  # about 5 MB before the cited paragraph
+    conv = saved_turn({"a.txt": "h1"})
+    c = conv.turns[0].answer["citations"][0]
+    c["start"], c["end"] = big.index(c["text"]), big.index(c["text"]) + len(c["text"])
+    html = panel_html(conv, None, {"a.txt": big}, {"a.txt": "h1"})
+    assert len(big) > 4_900_000 and len(html) < 5_000, len(html)
+    assert 'Intro sentence here. <mark class="hl">Liu Sheng presented flags.</mark> Closing line.' in html
+    assert "Filler" not in html and 'data-source="a.txt"' in html  # the opener names the article to fetch
+
+
 def test_panel_says_changed_and_never_marks_text_that_moved():
     from citechat.ui.render import panel_html
 

@@ -217,6 +217,16 @@ def build_app(engine: Engine) -> gr.Blocks:
             return {"question": message, "error": str(e), "answer": "", "answerable": False, "citations": [],
                     "closest": []}
 
+    def api_article(source: str) -> str:
+        """The whole text of one indexed article (the sources panel's "Open the whole article" fetches it)."""
+        try:
+            text = engine.store.article_texts([source]).get(source)
+        except StoreUnavailable as e:
+            raise gr.Error(str(e)) from e
+        if text is None:
+            raise gr.Error(f"No article named {source!r} is indexed (it may have been deleted since this answer).")
+        return text
+
     # delete_cache: Gradio's copies of served files (exports, uploads) older than a day go, checked hourly
     with gr.Blocks(title="citechat", analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
         conv_state = gr.State(None)
@@ -272,6 +282,7 @@ def build_app(engine: Engine) -> gr.Blocks:
                            lib_tab.select(refresh_library, None, [table, choice, status], api_name=False)]
         wire_filter_refresh(engine, narrow, library_changed, demo)
         gr.api(api_chat, api_name="chat")
+        gr.api(api_article, api_name="article")
     return demo
 
 

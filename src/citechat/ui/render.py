@@ -123,8 +123,9 @@ def _source_block(turn: Turn, c: dict[str, Any], article: str | None, closest: b
 
 def panel_html(conv: Conversation, active: str | None, articles: dict[str, str],
                hashes: dict[str, str] | None = None) -> str:
-    """Sources of every turn (only the active one visible) plus the texts needed to open whole articles.
-    With `hashes` (the cited articles' current content hashes) citations are checked (see `citation_check`)."""
+    """Sources of every turn (only the active one visible), each with the paragraph around its sentence; the whole
+    article is fetched from the app's `/article` API only when the user opens it. With `hashes` (the cited articles'
+    current content hashes) citations are checked against `articles` (see `citation_check`)."""
     if not conv.turns:
         return '<div id="sources-panel"><p class="empty">Sources appear here. Click a [n] marker or an answer to see its sources.</p></div>'
     active = active or conv.turns[-1].id
@@ -145,11 +146,9 @@ def panel_html(conv: Conversation, active: str | None, articles: dict[str, str],
             why = f'<p class="closest-note">{esc(_sentence(a["reason"]))}</p>' if a.get("reason") else ""
             head = f'<h4>{esc(NOT_IN_ARTICLES)} No sources for: {esc(t.question[:200])}</h4>{why}'
         sections.append(f'<section class="turn" data-turn="{t.id}"{hidden}>{head}{"".join(blocks)}</section>')
-    texts = "".join(f'<pre class="article-text" hidden data-source="{esc(s)}">{esc(txt)}</pre>'
-                    for s, txt in sorted(articles.items()))
     viewer = ('<div id="article-viewer" hidden><div class="viewer-bar"><b class="viewer-title"></b>'
               '<button class="viewer-close" type="button">Close</button></div><div class="viewer-body"></div></div>')
-    return f'<div id="sources-panel">{"".join(sections)}{viewer}{texts}</div>'
+    return f'<div id="sources-panel">{"".join(sections)}{viewer}</div>'
 
 
 def cited_sources(conv: Conversation) -> Iterable[str]:
@@ -205,19 +204,33 @@ JS_HEAD = """
     el.classList.add('flash');
     setTimeout(() => el.classList.remove('flash'), 1600);
   }
-  function openArticle(source, start, end) {
+  async function articleText(source) {
+    // the app's /article API (Gradio's call protocol: start a call, then read its event stream), relative to
+    // the page so that it also works under a proxy's path prefix
+    const base = location.href.replace(/[?#].*$/, '').replace(/[^/]*$/, '');
+    const start = await fetch(base + 'gradio_api/call/article', {method: 'POST',
+      headers: {'Content-Type': 'application/json'}, body: JSON.stringify({data: [source]})});
+    if (!start.ok) throw new Error('the article could not be fetched (' + start.status + ')');
+    const {event_id} = await start.json();
+    const stream = await (await fetch(base + 'gradio_api/call/article/' + event_id)).text();
+    const m = stream.match(/event: complete\\ndata: (.*)/);
+    if (!m) throw new Error('the article could not be fetched');
+    return JSON.parse(m[1])[0];
+  }
+  async function openArticle(source, start, end) {
     const p = panel(); if (!p) return;
-    const pre = Array.from(p.querySelectorAll('pre.article-text')).find(x => x.dataset.source === source);
     const viewer = p.querySelector('#article-viewer');
-    if (!pre || !viewer) return;
-    const text = pre.textContent;
+    if (!viewer) return;
+    const body = viewer.querySelector('.viewer-body');
+    viewer.querySelector('.viewer-title').textContent = source;
+    body.textContent = 'Loading the article…';
+    viewer.hidden = false;
+    let text;
+    try { text = await articleText(source); } catch (err) { body.textContent = String(err.message || err); return; }
     const mark = document.createElement('mark');
     mark.id = 'article-highlight';
     mark.textContent = text.slice(start, end);
-    viewer.querySelector('.viewer-title').textContent = source;
-    viewer.querySelector('.viewer-body').replaceChildren(
-      document.createTextNode(text.slice(0, start)), mark, document.createTextNode(text.slice(end)));
-    viewer.hidden = false;
+    body.replaceChildren(document.createTextNode(text.slice(0, start)), mark, document.createTextNode(text.slice(end)));
     mark.scrollIntoView({block: 'center'});
   }
   window.citechat = {showTurn, showSource, openArticle};
