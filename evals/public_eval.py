@@ -193,6 +193,10 @@ def write_report(results: dict, full: bool, shipped: bool, out: Path = RESULTS) 
             lines += [f"- `{m['id']}` {m['question']} (gold {m['gold']}) -> {m['answer']!r}"
                       + (f" ({m['reason']})" if m["reason"] else "") for m in r["misses"]]
             lines.append("")
+    if results.get("followups"):
+        from followups import report_lines  # noqa: PLC0415 - evals/ is on the path when this runs
+
+        lines += report_lines(results["followups"])
     path = out / "public.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
@@ -206,11 +210,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shipped", action="store_true", help="use the shipped model (not the out-of-fold ones)")
     ap.add_argument("--misses", type=int, default=8, help="misses listed per set")
     ap.add_argument("--out", type=Path, default=RESULTS, help="folder for public.md and public.json")
+    ap.add_argument("--no-followups", action="store_true", help="skip the follow-up pairs (evals/followups.jsonl)")
     args = ap.parse_args(argv)
     results = {"full": args.full, "shipped": args.shipped, "sets": {}}
     for name in [s for s in args.sets.split(",") if s]:
         print(f"{name}: {set_file(name, args.full)}", file=sys.stderr)
         results["sets"][name] = run_set(name, read_set(name, args.full, args.limit), args.shipped, args.misses)
+    if not args.no_followups:
+        from followups import run_followups  # noqa: PLC0415
+
+        print("follow-ups: evals/followups.jsonl", file=sys.stderr)
+        results["followups"] = run_followups(args.shipped)
     path = write_report(results, args.full, args.shipped, args.out)
     print(path.read_text(encoding="utf-8"))
     return 0

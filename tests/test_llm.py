@@ -188,7 +188,7 @@ def test_follow_up_is_condensed_with_the_llm(engine, monkeypatch):
     follow_up = "And who presided over it?"
     turn = ask(engine, conv, follow_up)
     # The LLM's condense prompt rewrote it, and that rewrite is the question asked: the rule fallback (the
-    # message plus the previous question's names, "And who presided over it? (Luohu District 2022)") is not.
+    # message with the previous question's topic for "it", "And who presided over Luohu District?") is not.
     assert len(rewrites) == 1 and rewrites[0], rewrites
     assert turn.answer["question"] == rewrites[0] and not rewrites[0].startswith(follow_up), rewrites
     q = turn.answer["question"].lower()

@@ -10,14 +10,15 @@ import logging
 import re
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
 
 from .answers import CANNOT_ANSWER, Answer, final_item
 from .engine import Engine
 from .filters import ArticleFilter
-from .language import chinese_terms, proper_terms
+from .language import chinese_terms, is_cjk, proper_terms
+from .question import analyse_question, holds_what_is_asked, question_type, topics
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ _FOLLOW_UP = re.compile(
 _REFERS_BACK = re.compile(
     r"\b(it|its|they|them|their|he|him|his|she|her|this|these|those|the same)\b|[他她它其該该這这那此]", re.IGNORECASE)
 
+NOT_WHAT_WAS_ASKED = ("The passages found for this follow-up are about the earlier question and say nothing of what "
+                      "it asks; ask it as a complete question.")
 UNRESOLVED_FOLLOW_UP = ("This follow-up refers to an earlier question that had no answer in the articles; "
                         "ask it as a complete question.")
 
@@ -78,11 +81,17 @@ def is_follow_up(message: str) -> bool:
     return refers_back(message) or not has_own_terms(message)
 
 
+_EN_PRONOUN = re.compile(r"\b(it|its|they|them|their|he|him|his|she|her)\b", re.IGNORECASE)
+_EN_PERSONAL = frozenset("he him his she her".split())
+_EN_POSSESSIVE = frozenset("its their his".split())
+_ZH_PRONOUN = re.compile(r"它們|它们|他們|他们|她們|她们|它|他|她")
+
+
 def standalone_question(engine: Engine, conversation: Conversation, message: str) -> str | None:
     """Rewrite a follow-up ("And who presided over it?") into a question that stands alone.
 
-    The answerer rewrites it if it can (the generative answerer's condense prompt). Otherwise, or if that fails,
-    the previous question's names, numbers and Chinese terms are added to the message.
+    The answerer rewrites it if it can (the generative answerer's condense prompt). Otherwise `resolve_follow_up`
+    puts what the previous question was about in place of the pronoun.
 
     Returns None for a follow-up that cannot be resolved: the previous turn abstained, so whatever "it" points at
     was never found in the articles, and borrowing that question's names would only answer a different question.
@@ -93,12 +102,33 @@ def standalone_question(engine: Engine, conversation: Conversation, message: str
     prev = conversation.turns[-1]
     if not prev.answerable:
         return None
-    prev_q = str(prev.answer.get("question") or prev.question)
     rewritten = engine.answerer.condense([(t.question, str(t.answer.get("answer", ""))) for t in conversation.turns],
                                          message)
-    if rewritten:
-        return rewritten
-    terms = proper_terms(prev_q) + re.findall(r"\b(?:19|20)\d\d\b", prev_q) + chinese_terms(prev_q)
+    return rewritten or resolve_follow_up(str(prev.answer.get("question") or prev.question),
+                                          str(prev.answer.get("answer", "")), message)
+
+
+def resolve_follow_up(previous: str, previous_answer: str, message: str) -> str:
+    """The rule rewrite: a pronoun gives way to the previous question's topic ("Who presided over it?" after a
+    question about Luohu District's meeting -> "Who presided over Luohu District?"); "he"/"she" after a who-question
+    to a new name in its answer, if it has one. A follow-up without a pronoun ("And when?") gets the previous
+    question's names, numbers and Chinese words added instead."""
+    found = topics(previous)
+    if is_cjk(message):
+        topic = next((t for t in found if is_cjk(t)), "")
+        if topic and _ZH_PRONOUN.search(message):
+            return _ZH_PRONOUN.sub(topic, message, count=1)
+    else:
+        m = _EN_PRONOUN.search(message)
+        if m:
+            pronoun = m.group(1).lower()
+            topic = found[0] if found else ""
+            if pronoun in _EN_PERSONAL and question_type(analyse_question(previous)) == "who":
+                said = [t for t in topics(re.sub(r"\s*\[\d+\]", "", previous_answer)) if t not in found]
+                topic = said[0] if said else ""
+            if topic:
+                return message[:m.start()] + topic + ("'s" if pronoun in _EN_POSSESSIVE else "") + message[m.end():]
+    terms = proper_terms(previous) + re.findall(r"\b(?:19|20)\d\d\b", previous) + chinese_terms(previous)
     terms = [t for t in dict.fromkeys(terms) if t.lower() not in message.lower()]
     return f"{message} ({' '.join(terms)})" if terms else message
 
@@ -120,9 +150,22 @@ def ask_stream(engine: Engine, conversation: Conversation, message: str,
         return
     for item in engine.ask_stream(question, filters):
         if isinstance(item, Answer):
+            if question != message.strip():
+                item = _answers_what_is_asked(message.strip(), item)
             yield conversation.add(message.strip(), item)
         else:
             yield item
+
+
+def _answers_what_is_asked(message: str, answer: Answer) -> Answer:
+    """A rewritten follow-up's answer must hold something the follow-up itself asks: cited only for what it
+    borrowed from the previous question (the same sentence again), it becomes an abstention with its reason."""
+    if not answer.answerable or holds_what_is_asked(message, [c.text for c in answer.citations]):
+        return answer
+    log.info("ask: follow-up evidence lacks what it asks", extra={"event": "ask", "mode": "follow-up",
+                                                                  "answerable": False})
+    return replace(answer, answer=CANNOT_ANSWER, answerable=False, citations=[],
+                   closest=answer.citations + answer.closest, sentences=None, reason=NOT_WHAT_WAS_ASKED)
 
 
 def ask(engine: Engine, conversation: Conversation, message: str, filters: ArticleFilter | None = None) -> Turn:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .language import chinese_terms, is_cjk, proper_terms, stem, to_simplified, tokenize
+from .language import ZH_QUESTION_WORDS, chinese_terms, is_cjk, proper_terms, stem, to_simplified, tokenize
 
 _WHEN_Q = re.compile(r"\b(when|what date|which date|what day|which day|what year|which year|what time)\b|什麼時候|什么时候|何時|何时|哪天|哪一天|幾月|几月|哪年|日期", re.I)
 _COUNT_Q = re.compile(r"\b(how many|how much|what number|what percentage|how long|how far|how big)\b|多少|幾|几", re.I)
@@ -158,3 +158,87 @@ def counts_asked(q: QuestionInfo, text: str) -> float:
                 return 1.0
         return 0.0
     return -1.0
+
+
+# --- follow-ups: what a previous question was about, and whether a text holds what a follow-up asks ---
+
+_EN_NAME_RUN = re.compile(r"[A-Z][\w\-]*(?:'s)?(?:\s+(?:of\s+(?:the\s+)?)?[A-Z][\w\-]*(?:'s)?)*")
+_ZH_NAME_FLAGS = frozenset({"nr", "nrt", "nrfg", "ns", "nt", "nz"})
+_ZH_AFTER_DOT_STOP = frozenset({"t", "v", "vn", "p", "r", "uj", "ul", "d", "c", "m", "x", "f"})
+PRONOUN_TOKENS = frozenset("it its they them their he him his she her 它 他 她 它们 他们 她们 其 该 此 这 這".split())
+
+
+def topics(question: str) -> list[str]:
+    """What a question is about, most likely first: its name runs ("Luohu District", "Mark of Anarchy") in
+    English; in Chinese the leading noun phrase or the first name, with its nouns ("亚马逊盆地", "伊维卡·奥利奇")."""
+    if is_cjk(question):
+        topic = _zh_topic(to_simplified(question))
+        return [topic] if topic else []
+    names = {n.lower() for n in proper_terms(question)}
+    out = []
+    for m in _EN_NAME_RUN.finditer(question):
+        words = m.group(0).split()
+        while words and words[0].lower().removesuffix("'s") not in names:  # "When", "The" at the start
+            words.pop(0)
+        run = " ".join(words).removesuffix("'s")
+        if run and run not in out:
+            out.append(run)
+    return out
+
+
+def _zh_topic(simple: str) -> str:
+    import jieba.posseg  # noqa: PLC0415 - loads its tagger on first use
+
+    words = [(w, f) for w, f in jieba.posseg.cut(simple) if w.strip()]
+    if not words:
+        return ""
+    nounish = lambda f: f.startswith("n") or f == "j"  # noqa: E731
+    start = 0 if words[0][1].startswith("n") else next(
+        (i for i, (_, f) in enumerate(words) if f in _ZH_NAME_FLAGS), None)
+    if start is None:
+        return ""
+    out, i = "", start
+    while i < len(words):
+        w, f = words[i]
+        if w == "·" and out:
+            out += w
+            i += 1
+            while i < len(words) and words[i][1] not in _ZH_AFTER_DOT_STOP:  # the rest of a transliterated name
+                out += words[i][0]
+                i += 1
+            continue
+        if not nounish(f) or w in ZH_QUESTION_NOUNS:
+            break
+        out += w
+        i += 1
+    return out if len(out) >= 2 else ""
+
+
+ZH_QUESTION_NOUNS = frozenset("时候 时间 年份 又称 哪国 国人 原因 名字".split())
+
+
+def own_words(message: str) -> list[str]:
+    """A follow-up's own content words: its tokens, less question words and the pronouns that point back."""
+    cjk = is_cjk(message)  # a Chinese message's Latin tokens are pinyin copies of its words
+    skip = _WH_WORDS | PRONOUN_TOKENS | {to_simplified(w) for w in ZH_QUESTION_WORDS}
+    return [t for t in dict.fromkeys(tokenize(message)) if t not in skip and (not cjk or is_cjk(t))]
+
+
+def holds_what_is_asked(message: str, texts: list[str]) -> bool:
+    """True if one of the follow-up's own words is in the texts (across languages by the dictionary), or it has
+    none ("And when?"): its answer then is evidence for what it asks, not only for what it borrowed."""
+    from .dictionary import chinese_for, english_for  # noqa: PLC0415
+
+    words = own_words(message)
+    if not words:
+        return True
+    for text in texts:
+        toks, simple = set(tokenize(text)), to_simplified(text)
+        for w in words:
+            if w in toks:
+                return True
+            if is_cjk(text) and not is_cjk(w) and any(len(z) >= 2 and z in simple for z in chinese_for(w)):
+                return True
+            if not is_cjk(text) and is_cjk(w) and english_for(w) & toks:
+                return True
+    return False
