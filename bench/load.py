@@ -39,6 +39,9 @@ class LoadConfig:
     apps: int = 1  # app processes on the one Chroma server; sessions are split between their ports
     with_ingest: bool = True
     client: str = "http"  # "http": Gradio's REST API (curl-like, ~2 ms CPU a question); "gradio": gradio_client (~45 ms)
+    #                       on /chat; "chat-event": gradio_client on the page's own chat event with its history save
+    questions: str = "public"  # "public": distinct SQuAD/XQuAD half-A questions over their corpus, each asked once;
+    #                            "dev": the 20 dev questions over the shipped articles, asked again and again
 
     def env(self) -> dict[str, str]:
         env = {"CITECHAT_ANSWER_CACHE": "1024" if self.answer_cache else "0"}
@@ -80,28 +83,66 @@ class HttpAsker:
         raise RuntimeError("the event stream ended without an answer")
 
 
-def load_test(url: str | list[str], questions: list[str], reference: dict[str, dict], sessions: int, seconds: float,
+class ChatEventAsker:
+    """One browser-like session through the chat event the page itself calls ("/ask": the answer, the history save,
+    the sources panel), with gradio_client keeping the session's state. `predict` returns the question as the app
+    recorded it, and `crossed` if the conversation sent back holds any question this session did not ask."""
+
+    def __init__(self, url: str, verbose: bool = False) -> None:
+        from gradio_client import Client
+
+        self.client, self.history, self.asked = Client(url, verbose=False), [], []
+
+    def predict(self, question: str, api_name: str = "/chat") -> dict:
+        history, panel = self.client.predict(question, self.history, None, [], [], "", "", api_name="/ask")[:2]
+        self.history = history
+        from citechat.ui.render import md_esc
+
+        self.asked.append(md_esc(question))  # the chat shows the question Markdown-escaped
+        users = [m["content"][0]["text"] if isinstance(m["content"], list) else m["content"]
+                 for m in history if m["role"] == "user"]
+        answer = history[-1]["content"]
+        answer = answer[0]["text"] if isinstance(answer, list) else answer
+        if answer.startswith("⚠️"):
+            raise RuntimeError(f"the chat answered with a warning: {answer[:200]}")
+        return {"question": question if users and users[-1] == self.asked[-1] else None, "answer": answer, "crossed": users != self.asked,
+                "panel_chars": len(panel or "")}
+
+
+def load_test(url: str | list[str], questions: list[str], reference: dict[str, dict] | None, sessions: int,
+              seconds: float,
               during: Callable[[], None] | None = None, think_s: float = 0.0, client: str = "http") -> dict[str, Any]:
     """`sessions` sessions (spread over `url`s; `client` "http" or "gradio") asking in a loop for `seconds`, pausing
-    a random exponential time of mean `think_s` after each answer; optional work (an ingest) meanwhile."""
+    a random exponential time of mean `think_s` after each answer; optional work (an ingest) meanwhile. Without a
+    `reference` each question is asked once (the sessions share the list), and an answer to another question is
+    counted as crossed."""
     from gradio_client import Client
 
     urls = [url] if isinstance(url, str) else url
     lat: list[float] = []
     errors: list[str] = []
-    mixups = 0
+    mixups = hits = 0
     lock = threading.Lock()
-    clients = _connect([urls[i % len(urls)] for i in range(sessions)], Client if client == "gradio" else HttpAsker)
+    distinct = reference is None  # each question asked once, by whichever session comes next
+    queue = list(reversed(questions))
+    kinds = {"gradio": Client, "http": HttpAsker, "chat-event": ChatEventAsker}
+    clients = _connect([urls[i % len(urls)] for i in range(sessions)], kinds[client])
     deadline = time.time() + seconds
 
     def session(i: int) -> None:
-        nonlocal mixups
+        nonlocal mixups, hits
         rnd = random.Random(i)
         k = rnd.randrange(len(questions))
         time.sleep(rnd.uniform(0, think_s))  # readers arrive spread out, not all in the first second
         while time.time() < deadline:
-            q = questions[k % len(questions)]
-            k += 1
+            if distinct:
+                with lock:
+                    if not queue:
+                        return
+                    q = queue.pop()
+            else:
+                q = questions[k % len(questions)]
+                k += 1
             t = time.perf_counter()
             try:
                 out = clients[i].predict(q, api_name="/chat")
@@ -112,7 +153,10 @@ def load_test(url: str | list[str], questions: list[str], reference: dict[str, d
             dt = (time.perf_counter() - t) * 1000
             with lock:
                 lat.append(dt)
-                mixups += 0 if same_answer(out, reference[q], q) else 1
+                hits += "cache" in (out.get("timings_ms") or {})
+                # crossed: another question's answer (distinct questions), or not the answer it gave alone
+                mixups += (out.get("question") != q or bool(out.get("crossed"))) if distinct else \
+                    not same_answer(out, reference[q], q)
             if think_s > 0:
                 time.sleep(min(rnd.expovariate(1 / think_s), max(0.0, deadline - time.time())))
 
@@ -127,6 +171,8 @@ def load_test(url: str | list[str], questions: list[str], reference: dict[str, d
         t.join()
     wall = time.perf_counter() - t0
     return {"sessions": sessions, "seconds": round(wall, 1), "think_s": think_s, "client": client, "requests": len(lat),
+            "distinct_questions": distinct, "cache_hits": hits,
+            "cache_hit_rate": round(hits / len(lat), 3) if lat else None,
             "errors": len(errors), "error_samples": errors[:5], "mixed_up_answers": mixups,
             "throughput_rps": round(len(lat) / wall, 2), "p50_ms": round(percentile(lat, 50), 1),
             "p95_ms": round(percentile(lat, 95), 1), "p99_ms": round(percentile(lat, 99), 1)}
@@ -163,6 +209,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def public_questions(seed: int = 0) -> tuple[Path, list[str]]:
+    """The English public half-A corpus and its distinct questions (SQuAD 2.0 / XQuAD en-en), in a fixed shuffle."""
+    sys.path.insert(0, str(ROOT / "training"))
+    from public_sets import PUBLIC_DIR, read_set  # noqa: PLC0415
+
+    qs = list(dict.fromkeys(q.question for q in read_set("en-en", full=True)))
+    random.Random(seed).shuffle(qs)
+    return PUBLIC_DIR / "corpus-en", qs
+
+
 def _late_articles(folder: Path) -> None:
     folder.mkdir()
     for i in range(3):
@@ -175,6 +231,8 @@ def run_load(articles: Path, questions_file: Path, cfg: LoadConfig, embedder: st
     ingests meanwhile if `cfg.with_ingest`."""
     from citechat.evaluation import read_cases
 
+    if cfg.questions == "public":
+        articles, qs = public_questions()
     tmp = Path(tempfile.mkdtemp(prefix="citechat-load-"))
     procs: list[subprocess.Popen] = []
     try:
@@ -197,9 +255,11 @@ def run_load(articles: Path, questions_file: Path, cfg: LoadConfig, embedder: st
             wait_http(urls[-1], procs[-1])
         from gradio_client import Client
 
-        qs = [c.question for c in read_cases(questions_file)]
-        client = Client(urls[0], verbose=False)
-        reference = {q: client.predict(q, api_name="/chat") for q in qs}
+        reference = None
+        if cfg.questions != "public":
+            qs = [c.question for c in read_cases(questions_file)]
+            client = Client(urls[0], verbose=False)
+            reference = {q: client.predict(q, api_name="/chat") for q in qs}
 
         def ingest_meanwhile() -> None:
             _late_articles(tmp / "extra")
@@ -223,8 +283,12 @@ def run_load(articles: Path, questions_file: Path, cfg: LoadConfig, embedder: st
 
 def _row(r: dict[str, Any]) -> str:
     knobs = ", ".join([f"{k} {r[k]}" for k in ("concurrency", "question_threads") if r.get(k) is not None]
-                      + (["gradio_client"] if r.get("client") == "gradio" else []))
-    return (f"| {r['label']} | {'on' if r['answer_cache'] else 'off'} | {knobs or 'app defaults'} | {r['apps']} | "
+                      + ([{"gradio": "gradio_client", "chat-event": "chat event"}[r["client"]]]
+                         if r.get("client") in ("gradio", "chat-event") else []))
+    asked = "distinct public" if r.get("questions", "dev") == "public" else "20 dev, repeated"
+    rate = r.get("cache_hit_rate")
+    return (f"| {r['label']} | {asked} | {'on' if r['answer_cache'] else 'off'} | "
+            f"{'-' if rate is None else f'{rate:.2f}'} | {knobs or 'app defaults'} | {r['apps']} | "
             f"{r['think_s']:g} | {r['requests']} | **{r['throughput_rps']}** | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | "
             f"{r['p99_ms']:.0f} | {r['errors']} | {r['mixed_up_answers']} |")
 
@@ -234,18 +298,29 @@ def load_report(result: dict[str, Any]) -> list[str]:
     if "load_test" not in result:
         return []
     lt = result["load_test"]
-    how = "gradio_client" if lt.get("client") == "gradio" else "HTTP (Gradio's REST API, /gradio_api/call/chat)"
+    how = {"gradio": "gradio_client", "chat-event": "browser-like (gradio_client on the page's own chat event, "
+           "`/ask`, with its history save and sources panel)"}.get(lt.get("client"),
+                                                                   "HTTP (Gradio's REST API, /gradio_api/call/chat)")
+    if lt.get("questions", "dev") == "public":
+        asked = ("the questions are distinct SQuAD 2.0 / XQuAD half-A questions (en-en) over their corpus, each "
+                 "asked once, with the answer cache off")
+        crossed = "an answer to another question"
+    else:
+        asked = "the questions are the dev set's 20, so many repeat"
+        crossed = "an answer that differs from the same question asked alone"
     md = ["", "## Load test", "", f"{lt['sessions']} {how} sessions for {lt['seconds']} s against app.py "
           f"(Chroma server mode; run {result.get('load_started', result['started'])}). Each session is a reader: it "
-          f"asks, pauses a random time of mean {lt['think_s']:g} s, asks again; the questions are the dev set's 20, "
-          f"so many repeat. {'An ingest by another process runs meanwhile. ' if lt['with_ingest'] else ''}Crossed: "
-          "an answer that differs from the same question asked alone.", "",
+          f"asks, pauses a random time of mean {lt['think_s']:g} s, asks again; {asked}. "
+          f"{'An ingest by another process runs meanwhile. ' if lt['with_ingest'] else ''}Crossed: {crossed}. The "
+          + ("browser's chat event is timed, with its history save. " if lt.get("client") == "chat-event" else
+             "REST `/chat` event is timed, not the browser's chat event with its history save. ")
+          + "Cache hits: answers served by the answer cache.", "",
           f"**{lt['throughput_rps']} answers/s, p50 {lt['p50_ms']:.0f} ms, p95 {lt['p95_ms']:.0f} ms, p99 "
           f"{lt['p99_ms']:.0f} ms, {lt['errors']} errors, {lt['mixed_up_answers']} crossed answers** "
           f"({lt['requests']} answers).", ""]
-    head = ["| run | answer cache | settings | apps | pause s | answers | answers/s | p50 ms | p95 ms | p99 ms | "
-            "errors | crossed |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    md += head + [_row(lt)]
+    head = ["| run | questions | answer cache | cache hits | settings | apps | pause s | answers | answers/s | p50 ms | "
+            "p95 ms | p99 ms | errors | crossed |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    md += head + [_row(lt)] + [_row(r) for r in result.get("cached_runs", [])]
     if result.get("levers"):
         md += ["", "### Levers (one run each, no ingest)", ""] + head + [_row(r) for r in result["levers"]]
     return md

@@ -270,7 +270,9 @@ def build_app(engine: Engine) -> gr.Blocks:
 
         outputs = [chatbot, panel, conv_state, box]
         inputs = [box, chatbot, conv_state, saved.owner, saved.browser_id, *narrow.inputs]
-        asked = [box.submit(respond, inputs, outputs, api_name=False),
+        # "ask" is the browser's own chat event (answer, history save, sources panel); undocumented, so programs use
+        # /chat, but the load test can time what a browser gets (bench/load.py, client "chat-event")
+        asked = [box.submit(respond, inputs, outputs, api_name="ask", api_visibility="undocumented"),
                  send.click(respond, inputs, outputs, api_name=False)]
         switched = saved.wire(demo, chatbot, panel, conv_state, box, asked, clear_btn)
         wire_exports(exports, conv_state, [*asked, *switched], demo)
