@@ -20,7 +20,7 @@ from citechat.retrieval import BM25Retriever
 
 from browser_support import store_env
 from conftest import WordHashEmbedder, make_settings
-from test_retrieval import ARTICLES
+from test_retrieval import ARTICLES, build_engine
 
 EXTRA = "extra.txt"
 QUESTION = "ferry bread rail Vellmar timetable"
@@ -42,13 +42,7 @@ def _settings(data: Path, index: Path):
 
 @pytest.fixture
 def engine(tmp_path) -> Engine:
-    data = tmp_path / "articles"
-    data.mkdir()
-    for name, text in ARTICLES.items():
-        (data / name).write_text(text, encoding="utf-8")
-    eng = Engine(_settings(data, tmp_path / "index"), embedder=WordHashEmbedder())
-    eng.ingest(progress=False, workers=0)
-    return eng
+    return build_engine(tmp_path, _settings)
 
 
 def view(kw: BM25Retriever) -> tuple:

@@ -25,16 +25,24 @@ ARTICLES = {
 }
 
 
-@pytest.fixture
-def engine(tmp_path) -> Engine:
+def build_engine(tmp_path, settings_for=None) -> Engine:
+    """The three articles in tmp_path/articles, ingested with the word-hashing embedder and no reranker.
+    `settings_for(data, index)`: other settings (test_keyword.py's follow the test store mode)."""
     data = tmp_path / "articles"
     data.mkdir()
     for name, text in ARTICLES.items():
         (data / name).write_text(text, encoding="utf-8")
-    settings = make_settings(data_dir=data, index_dir=tmp_path / "index", retrieval={"reranker": "none"})
+    index = tmp_path / "index"
+    settings = settings_for(data, index) if settings_for else make_settings(
+        data_dir=data, index_dir=index, retrieval={"reranker": "none"})
     eng = Engine(settings, embedder=WordHashEmbedder())
     eng.ingest(progress=False, workers=0)
     return eng
+
+
+@pytest.fixture
+def engine(tmp_path) -> Engine:
+    return build_engine(tmp_path)
 
 
 def test_dense_finds_a_sentence_by_its_own_text_and_honours_the_article_filter(engine):
