@@ -191,11 +191,11 @@ def test_library_and_sources_panel_say_the_outage_in_plain_words(chroma, embedde
     engine = _engine_on(chroma, "outage_panel", embedder, encoder, tmp_path)
     state, conv = AppState(engine), Conversation()
     turn = [t for t in ask_stream(engine, conv, LUOHU) if isinstance(t, Turn)][0]
-    assert 'mark class="hl"' in state.panel(conv, turn.id)  # checked against its article: highlighted in context
+    assert "open-article" in state.panel(conv, turn.id)  # checked against its article: it can be opened
     chroma.stop()
     try:
         panel = state.panel(conv, turn.id)
-        assert chroma.url in panel and "not answering" in panel and 'mark class="hl"' not in panel
+        assert chroma.url in panel and "not answering" in panel and "open-article" not in panel
         assert esc(turn.answer["citations"][0]["text"]) in panel  # the quoted sentence is still shown
         rows, _, status = state.library_view()
         assert "Index unavailable" in status and chroma.url in status
