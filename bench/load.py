@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from citechat.evaluation import percentile
+from citechat.ui.render import md_esc
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,8 +97,6 @@ class ChatEventAsker:
     def predict(self, question: str, api_name: str = "/chat") -> dict:
         history, panel = self.client.predict(question, self.history, None, [], [], "", "", api_name="/ask")[:2]
         self.history = history
-        from citechat.ui.render import md_esc
-
         self.asked.append(md_esc(question))  # the chat shows the question Markdown-escaped
         users = [m["content"][0]["text"] if isinstance(m["content"], list) else m["content"]
                  for m in history if m["role"] == "user"]

@@ -165,6 +165,7 @@ def counts_asked(q: QuestionInfo, text: str) -> float:
 _EN_NAME_RUN = re.compile(r"[A-Z][\w\-]*(?:'s)?(?:\s+(?:of\s+(?:the\s+)?)?[A-Z][\w\-]*(?:'s)?)*")
 _ZH_NAME_FLAGS = frozenset({"nr", "nrt", "nrfg", "ns", "nt", "nz"})
 _ZH_AFTER_DOT_STOP = frozenset({"t", "v", "vn", "p", "r", "uj", "ul", "d", "c", "m", "x", "f"})
+ZH_QUESTION_NOUNS = frozenset("时候 时间 年份 又称 哪国 国人 原因 名字".split())  # end a topic ("五羊新城又称")
 PRONOUN_TOKENS = frozenset("it its they them their he him his she her 它 他 她 它们 他们 她们 其 该 此 这 這".split())
 
 
@@ -214,9 +215,6 @@ def _zh_topic(simple: str) -> str:
     return out if len(out) >= 2 else ""
 
 
-ZH_QUESTION_NOUNS = frozenset("时候 时间 年份 又称 哪国 国人 原因 名字".split())
-
-
 def own_words(message: str) -> list[str]:
     """A follow-up's own content words: its tokens, less question words and the pronouns that point back."""
     cjk = is_cjk(message)  # a Chinese message's Latin tokens are pinyin copies of its words
@@ -233,12 +231,12 @@ def holds_what_is_asked(message: str, texts: list[str]) -> bool:
     if not words:
         return True
     for text in texts:
-        toks, simple = set(tokenize(text)), to_simplified(text)
+        toks, simple, cjk = set(tokenize(text)), to_simplified(text), is_cjk(text)
         for w in words:
             if w in toks:
                 return True
-            if is_cjk(text) and not is_cjk(w) and any(len(z) >= 2 and z in simple for z in chinese_for(w)):
+            if cjk and not is_cjk(w) and any(len(z) >= 2 and z in simple for z in chinese_for(w)):
                 return True
-            if not is_cjk(text) and is_cjk(w) and english_for(w) & toks:
+            if not cjk and is_cjk(w) and english_for(w) & toks:
                 return True
     return False
