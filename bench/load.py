@@ -97,7 +97,7 @@ class ChatEventAsker:
     def predict(self, question: str, api_name: str = "/chat") -> dict:
         history, panel = self.client.predict(question, self.history, None, [], [], "", "", api_name="/ask")[:2]
         self.history = history
-        self.asked.append(md_esc(question))  # the chat shows the question Markdown-escaped
+        self.asked.append(md_esc(question.strip()))  # the chat shows the question stripped and Markdown-escaped
         users = [m["content"][0]["text"] if isinstance(m["content"], list) else m["content"]
                  for m in history if m["role"] == "user"]
         answer = history[-1]["content"]
