@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-server install index eval eval-public train train-reranker bench soak clean browser llm
+.PHONY: run test lint test-server install index eval eval-public train train-reranker bench soak clean browser llm
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +42,13 @@ $(LLM_STAMP): pyproject.toml | $(STAMP)
 
 llm: $(LLM_STAMP)
 
-test: index browser $(LLM_STAMP)
+# Lint first (ruff rules I, F, B, UP and mypy, configured in pyproject.toml), then every test.
+test: index browser $(LLM_STAMP) lint
 	$(PY) -m pytest
+
+lint: install
+	$(PY) -m ruff check src
+	$(PY) -m mypy
 
 # The same suite with every index on a real Chroma server (`chroma run` on a loopback port) instead of a folder.
 test-server: index browser $(LLM_STAMP)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 from cachetools import LRUCache
 

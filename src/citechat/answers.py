@@ -4,8 +4,9 @@ the extractive (`extractive.py`) and generative (`generative.py`) answerers impl
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Iterator, TypeVar
+from typing import Any, TypeVar
 
 from .retrieval import RetrievalResult
 

@@ -9,6 +9,7 @@ questions is a check, not enough data to move them.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ def suggest(pos: list[float], neg: list[float]) -> float | None:
         return min(pos) - 0.01
     values = sorted(set(pos + neg))
     best = None
-    for lo, hi in zip(values, values[1:]):
+    for lo, hi in pairwise(values):
         t = (lo + hi) / 2
         errors = sum(p < t for p in pos) + sum(n >= t for n in neg)
         key = (errors, -(hi - lo))

@@ -10,9 +10,10 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .answers import CANNOT_ANSWER, Answer, final_item
 from .engine import Engine

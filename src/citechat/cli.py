@@ -9,9 +9,10 @@ import inspect
 import os
 import sys
 import warnings
+from collections.abc import Callable, Sequence
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional, Sequence, get_args
+from typing import Annotated, Any, get_args
 
 import typer
 
@@ -34,20 +35,20 @@ def _opt(*names: str, help: str, **kw: Any) -> Any:
 # its name, `citechat --index-dir X ingest` or `citechat ingest --index-dir X`; a value after the name wins.
 # All but the last two override settings (config.Settings) of the same name.
 COMMON: dict[str, Any] = {
-    "data_dir": Annotated[Optional[Path], _opt("--data-dir", help="article folder (default: $CITECHAT_DATA_DIR or "
-                                                                   "data/articles)")],
-    "index_dir": Annotated[Optional[Path], _opt("--index-dir", help="index folder (default: $CITECHAT_INDEX_DIR or "
-                                                                     "index)")],
-    "embedder": Annotated[Optional[str], _opt("--embedder", help="embedding model (default: $CITECHAT_EMBEDDER or "
-                                                                  "use-multilingual)")],
-    "llm": Annotated[Optional[LLM], _opt("--llm", help="answerer (default: $CITECHAT_LLM or extractive)")],
-    "llm_base_url": Annotated[Optional[str], _opt("--llm-base-url", help="OpenAI-compatible base URL "
-                                                                          "($CITECHAT_LLM_BASE_URL)")],
-    "llm_model": Annotated[Optional[str], _opt("--llm-model", help="model name for the server ($CITECHAT_LLM_MODEL)")],
-    "llm_api_key": Annotated[Optional[str], _opt("--llm-api-key", help="API key for the server "
-                                                                        "($CITECHAT_LLM_API_KEY)")],
-    "llm_model_path": Annotated[Optional[Path], _opt("--llm-model-path", help="GGUF file for --llm llama-cpp "
-                                                                              "($CITECHAT_LLM_MODEL_PATH)")],
+    "data_dir": Annotated[Path | None, _opt("--data-dir", help="article folder (default: $CITECHAT_DATA_DIR or "
+                                                                "data/articles)")],
+    "index_dir": Annotated[Path | None, _opt("--index-dir", help="index folder (default: $CITECHAT_INDEX_DIR or "
+                                                                  "index)")],
+    "embedder": Annotated[str | None, _opt("--embedder", help="embedding model (default: $CITECHAT_EMBEDDER or "
+                                                               "use-multilingual)")],
+    "llm": Annotated[LLM | None, _opt("--llm", help="answerer (default: $CITECHAT_LLM or extractive)")],
+    "llm_base_url": Annotated[str | None, _opt("--llm-base-url", help="OpenAI-compatible base URL "
+                                                                       "($CITECHAT_LLM_BASE_URL)")],
+    "llm_model": Annotated[str | None, _opt("--llm-model", help="model name for the server ($CITECHAT_LLM_MODEL)")],
+    "llm_api_key": Annotated[str | None, _opt("--llm-api-key", help="API key for the server "
+                                                                     "($CITECHAT_LLM_API_KEY)")],
+    "llm_model_path": Annotated[Path | None, _opt("--llm-model-path", help="GGUF file for --llm llama-cpp "
+                                                                           "($CITECHAT_LLM_MODEL_PATH)")],
     "verbose": Annotated[bool, _opt("-v", "--verbose", help="log progress details")],
     "debug": Annotated[bool, _opt("--debug", help="show tracebacks")],
 }
@@ -128,7 +129,7 @@ def _run(fn: Callable[..., int], opts: Options, kw: dict[str, Any]) -> int:
 # --- the command line ----------------------------------------------------------------------------------
 
 # Plain help and usage errors (rich_markup_mode=None), `-h` as well as `--help`, no shell-completion options.
-PLAIN = {"no_args_is_help": True, "add_completion": False, "rich_markup_mode": None}
+PLAIN: dict[str, Any] = {"no_args_is_help": True, "add_completion": False, "rich_markup_mode": None}
 app = typer.Typer(name="citechat", help="Answers about news articles, cited to the sentence.",
                   context_settings={"help_option_names": ["-h", "--help"]}, pretty_exceptions_enable=False, **PLAIN)
 index_app = typer.Typer(**PLAIN)
@@ -168,8 +169,8 @@ AsJson = Annotated[bool, typer.Option("--json", help="print one JSON object")]
 
 @app.command(help="add or update articles (default: the data folder)")
 @shared
-def ingest(opts: Options, paths: Annotated[Optional[list[Path]], typer.Argument(help="article files or folders",
-                                                                                 show_default=False)] = None,
+def ingest(opts: Options, paths: Annotated[list[Path] | None, typer.Argument(help="article files or folders",
+                                                                              show_default=False)] = None,
            no_progress: NoProgress = False) -> int:
     return commands.ingest(opts, paths or [], no_progress)
 
@@ -177,19 +178,19 @@ def ingest(opts: Options, paths: Annotated[Optional[list[Path]], typer.Argument(
 @app.command(help="answer a question with citations")
 @shared
 def ask(opts: Options,
-        question: Annotated[Optional[str], typer.Argument(help="the question", show_default=False)] = None,
+        question: Annotated[str | None, typer.Argument(help="the question", show_default=False)] = None,
         as_json: AsJson = False,
-        jsonl: Annotated[Optional[Path], _opt("--jsonl", metavar="FILE",
-                                              help="answer every {\"id\", \"question\"} line of FILE")] = None,
+        jsonl: Annotated[Path | None, _opt("--jsonl", metavar="FILE",
+                                           help="answer every {\"id\", \"question\"} line of FILE")] = None,
         stream: Annotated[bool, typer.Option("--stream", help="print the LLM's words as they arrive, then the "
                                                               "checked answer")] = False,
-        source: Annotated[Optional[list[str]], _opt("--source", metavar="FILE",
-                                                     help="answer only from this article (repeatable)")] = None,
-        outlet: Annotated[Optional[list[str]], _opt("--outlet", help="only articles of this outlet (repeatable)")] = None,
-        since: Annotated[Optional[str], _opt("--since", metavar="YYYY-MM-DD", help="only articles published on or "
-                                                                                   "after this date")] = None,
-        until: Annotated[Optional[str], _opt("--until", metavar="YYYY-MM-DD", help="only articles published on or "
-                                                                                   "before this date")] = None,
+        source: Annotated[list[str] | None, _opt("--source", metavar="FILE",
+                                                  help="answer only from this article (repeatable)")] = None,
+        outlet: Annotated[list[str] | None, _opt("--outlet", help="only articles of this outlet (repeatable)")] = None,
+        since: Annotated[str | None, _opt("--since", metavar="YYYY-MM-DD", help="only articles published on or "
+                                                                                "after this date")] = None,
+        until: Annotated[str | None, _opt("--until", metavar="YYYY-MM-DD", help="only articles published on or "
+                                                                                "before this date")] = None,
         as_markdown: Annotated[bool, typer.Option("--markdown", help="print the answer and its quoted citations "
                                                                      "as Markdown (as the web app exports it)")] = False
         ) -> int:
@@ -203,8 +204,8 @@ def ask(opts: Options,
 @shared
 def evaluate(opts: Options, file: Annotated[Path, typer.Argument(help="the question set")],
              as_json: Annotated[bool, typer.Option("--json", help="print the metrics as JSON")] = False,
-             answers: Annotated[Optional[Path], _opt("--answers", metavar="FILE",
-                                                     help="also write every answer as JSONL")] = None,
+             answers: Annotated[Path | None, _opt("--answers", metavar="FILE",
+                                                  help="also write every answer as JSONL")] = None,
              compare_prefill: Annotated[bool, typer.Option(
                  "--compare-prefill", help="LLM mode: also time each prompt sent straight to the server "
                  "(side-by-side prefill)")] = False) -> int:
@@ -253,15 +254,15 @@ def calibrate(opts: Options,
              "every other CITECHAT_* setting applies.")
 @shared
 def serve(opts: Options,
-          host: Annotated[Optional[str], _opt("--host", help="bind address (default $CITECHAT_HOST or "
-                                                             "127.0.0.1)")] = None,
-          port: Annotated[Optional[int], _opt("--port", help="port (default $CITECHAT_PORT or 7860)")] = None,
+          host: Annotated[str | None, _opt("--host", help="bind address (default $CITECHAT_HOST or "
+                                                          "127.0.0.1)")] = None,
+          port: Annotated[int | None, _opt("--port", help="port (default $CITECHAT_PORT or 7860)")] = None,
           ingest_first: Annotated[bool, typer.Option("--ingest", help="bring the index up to date with the article "
                                                      "folder first")] = False) -> int:
     return commands.serve(opts, host, port, ingest_first)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Parse `argv` (default: sys.argv[1:]), run the command, return its exit code: 0 done, 1 failed checks or
     an unexpected error, 2 bad usage (no command prints the help) or a citechat error, 130 interrupted."""
     try:

@@ -128,6 +128,7 @@ def ask(opts: Options, question: str | None, as_json: bool, jsonl: Path | None, 
             print(json.dumps({"question": question, "error": str(e)}, ensure_ascii=False))
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    assert ans is not None  # ask_stream ends with the checked answer
     if as_markdown:
         from .export import question_markdown
 
@@ -179,7 +180,8 @@ def ask_jsonl(opts: Options, path: Path, filters: ArticleFilter | None = None) -
 
 
 def evaluate(opts: Options, file: Path, as_json: bool, answers: Path | None, compare_prefill: bool) -> int:
-    from .evaluation import evaluate as run_eval, format_report, read_cases
+    from .evaluation import evaluate as run_eval
+    from .evaluation import format_report, read_cases
 
     path = Path(file)
     if not path.is_file():

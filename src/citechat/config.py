@@ -208,7 +208,9 @@ def load_settings(**overrides: Any) -> Settings:
             loc = [str(x) for x in err["loc"]]
             var = "CITECHAT_" + "__".join(x.upper() for x in loc)
             if err["type"] == "extra_forbidden" and len(loc) == 2:
-                known = ", ".join(sorted(Settings.model_fields[loc[0]].annotation.model_fields))
+                nested = Settings.model_fields[loc[0]].annotation  # a settings group (only those forbid extras)
+                assert nested is not None
+                known = ", ".join(sorted(nested.model_fields))
                 problems.append(f"unknown setting {var} (the {loc[0]} settings are: {known})")
             else:
                 problems.append(f"{var}: {err['msg']}")

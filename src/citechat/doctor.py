@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import functools
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from .config import Settings
 
@@ -27,7 +27,7 @@ def _run(name: str, fn: Callable[[], str]) -> Check:
 
 
 def _check_articles(settings: Settings) -> str:
-    from .loading import iter_article_files, load_article, LoadError
+    from .loading import LoadError, iter_article_files, load_article
 
     folder = Path(settings.data_dir)
     if not folder.is_dir():

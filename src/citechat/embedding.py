@@ -14,16 +14,17 @@ import signal
 import sys
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-from .language import to_simplified
 from .errors import ModelLoadError
+from .language import to_simplified
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,8 @@ class Embedder(ABC):
                 self._ready = True
 
     def _load(self) -> None:  # pragma: no cover - trivial default
-        pass
+        """Load the model; an optional hook (default: nothing to load)."""
+        return None
 
     @abstractmethod
     def _encode(self, texts: list[str]) -> np.ndarray:
@@ -75,7 +77,8 @@ class Embedder(ABC):
         return self._embed([text], self.query_prefix)[0]
 
     def set_threads(self, n: int) -> None:
-        """Limit the model's compute threads (used in worker processes). Default: no-op."""
+        """Limit the model's compute threads (used in worker processes); an optional hook (default: no-op)."""
+        return None
 
     def embed_many(self, texts: Sequence[str], workers: int = 0) -> np.ndarray:
         """Embed a large batch of documents. With `workers` > 1 and a fork-safe model, the batch is split across
@@ -128,7 +131,7 @@ class Embedder(ABC):
                 self._pool.shutdown(wait=True, cancel_futures=True)
                 self._pool = None
 
-    def as_llama_index(self, workers: int = 0) -> "LlamaIndexEmbedding":
+    def as_llama_index(self, workers: int = 0) -> LlamaIndexEmbedding:
         return LlamaIndexEmbedding(embedder=self, workers=workers)
 
 

@@ -5,25 +5,25 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from .answer_cache import AnswerCache
 from .answers import Answer, Answerer, final_item
+from .config import Settings
+from .decision import DecisionModel
+from .embedding import Embedder, make_embedder
+from .errors import QuestionError
 from .extractive import ExtractiveAnswerer
 from .filters import ArticleFilter
 from .generative import LLMAnswerer
 from .grounding import GroundingChecker
+from .indexing import Indexer, IngestReport
 from .llm import make_llm
 from .prompts import load_prompts
-from .config import Settings
-from .decision import DecisionModel
-from .embedding import Embedder, make_embedder
-from .indexing import IngestReport, Indexer
 from .question import analyse_question
 from .retrieval import OnnxCrossEncoder, Retriever
 from .store import Store
-from .errors import QuestionError
 
 log = logging.getLogger(__name__)
 

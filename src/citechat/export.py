@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime
 import json
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from .answers import CANNOT_ANSWER
 from .metadata import display_date
@@ -79,7 +80,7 @@ def answer_markdown(question: str, a: dict[str, Any], number: int | None = None)
 
 
 def _turns(conv: Conversation | Iterable[Turn]) -> list[Turn]:
-    return list(getattr(conv, "turns", conv))
+    return list(conv.turns if hasattr(conv, "turns") else conv)
 
 
 def _document(pairs: list[tuple[str, dict[str, Any]]], exported: datetime.datetime | None) -> str:

@@ -70,13 +70,13 @@ class ExtractiveAnswerer(Answerer):
         info = retrieved.question
         cands = [c for c in retrieved.candidates if citable(c.text)]
         X = candidate_features(question_features(info), cands, retrieved.corpus, len(retrieved.unknown_terms))
-        for c, p in zip(cands, self.decision.predict(X)):
+        for c, p in zip(cands, self.decision.predict(X), strict=True):  # one row of X per candidate
             c.scores.learned = float(p)
             if self.s.require_type_match and (info.wants_number or info.wants_date):
                 # "How many"/"when" is answered only by a sentence with a number/date (measured in docs/decision.md).
                 if not (has_date(c.text) if info.wants_date else has_number(c.text)):
                     c.scores.learned = 0.0
-        return sorted(cands, key=lambda c: (-c.scores.learned, c.order))  # ties: the fused order
+        return sorted(cands, key=lambda c: (-_learned(c), c.order))  # ties: the fused order
 
     def answer(self, retrieved: RetrievalResult) -> Answer:
         return self.decide(retrieved)[0]
@@ -91,10 +91,10 @@ class ExtractiveAnswerer(Answerer):
                 return meta, ranked
         chosen, threshold = self._choose(info, ranked)
         if not chosen:
-            closest = [citation(i + 1, c, c.scores.learned) for i, c in enumerate(ranked[: self.s.closest_matches])]
+            closest = [citation(i + 1, c, _learned(c)) for i, c in enumerate(ranked[: self.s.closest_matches])]
             return Answer(question=info.text, answer=CANNOT_ANSWER, answerable=False, closest=closest,
                           timings_ms=timings, reason=_abstain_reason(info, ranked, threshold)), ranked
-        citations = [citation(i + 1, c, c.scores.learned) for i, c in enumerate(chosen)]
+        citations = [citation(i + 1, c, _learned(c)) for i, c in enumerate(chosen)]
         citations += self._full_names(articles, citations)
         body = " ".join(f"{c.text} [{c.n}]" for c in citations)
         return Answer(question=info.text, answer=body, answerable=True, citations=citations,
@@ -106,10 +106,10 @@ class ExtractiveAnswerer(Answerer):
             return [], self.decision.threshold(pair_of(info.cjk, info.cjk))
         best = ranked[0]
         threshold = self.decision.threshold(pair_of(info.cjk, is_cjk(best.text)))
-        if best.scores.learned < threshold:
+        if _learned(best) < threshold:
             return [], threshold
-        picks = [best] + [c for c in ranked[1:] if c.scores.learned >= threshold and
-                          c.scores.learned >= best.scores.learned * self.s.extra_citation_ratio]
+        picks = [best] + [c for c in ranked[1:] if _learned(c) >= threshold and
+                          _learned(c) >= _learned(best) * self.s.extra_citation_ratio]
         picks = picks[: self.s.max_citations]
         if len({p.source for p in picks}) == 1:
             picks.sort(key=lambda p: p.start)  # read in article order
@@ -150,10 +150,10 @@ class ExtractiveAnswerer(Answerer):
         q = retrieved.question
         by_article: dict[str, float] = {}
         for c in ranked:
-            by_article[c.source] = max(by_article.get(c.source, 0.0), c.scores.learned)
+            by_article[c.source] = max(by_article.get(c.source, 0.0), _learned(c))
         if not by_article:
             return None
-        source = max(by_article, key=by_article.get)
+        source = max(by_article, key=lambda s: by_article[s])
         threshold = self.decision.threshold(pair_of(q.cjk, is_cjk(ranked[0].text)))
         named = bool(q.anchors & retrieved.corpus.article_tokens(source)) and not retrieved.unknown_terms
         if not (named or by_article[source] >= threshold / 3):
@@ -168,6 +168,13 @@ class ExtractiveAnswerer(Answerer):
                             outlet=meta.get("outlet", ""), date=meta.get("date", ""))
         return Answer(question=q.text, answer=f"{cit.text} [1]", answerable=True, citations=[cit],
                       timings_ms=dict(retrieved.timings))
+
+
+def _learned(c: Candidate) -> float:
+    """The answer decision's probability, which `ExtractiveAnswerer.ranked` gives every candidate it returns."""
+    p = c.scores.learned
+    assert p is not None, "a candidate not ranked by the answer decision"
+    return p
 
 
 def _abstain_reason(info: QuestionInfo, ranked: list[Candidate], threshold: float) -> str:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from typing import Protocol, Sequence
+from itertools import pairwise
+from typing import Protocol
 
 import numpy as np
 
@@ -53,7 +55,7 @@ _RANK_NONE = 99.0
 
 def _bigrams(text: str) -> set[str]:
     chars = [c for c in text if _CJK.match(c)]
-    return {a + b for a, b in zip(chars, chars[1:])}
+    return {a + b for a, b in pairwise(chars)}
 
 
 @dataclass

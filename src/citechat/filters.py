@@ -6,9 +6,10 @@ those, in dense search (a Chroma metadata filter) and in BM25 alike, so an answe
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from .errors import FilterError
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from .answers import CANNOT_ANSWER, Answer, Answerer, final_item
 from .extractive import ExtractiveAnswerer, citation

@@ -12,8 +12,8 @@ A sentence is verified when
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -39,7 +39,7 @@ class SentenceCheck:
 
 def split_answer(answer: str) -> list[tuple[str, list[int]]]:
     """Sentences of a generated answer with the source numbers each one cites."""
-    out = []
+    out: list[tuple[str, list[int]]] = []
     for span in split_sentences(answer):
         raw = answer[span.start: span.end]
         nums = [int(n) for n in _MARKER.findall(raw)]

@@ -14,10 +14,11 @@ import json
 import sqlite3
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 FILENAME = "conversations.sqlite"
 MAX_TITLE = 200
@@ -102,7 +103,7 @@ class History:
             db.executescript(_SCHEMA)
 
     @classmethod
-    def in_folder(cls, folder: Path | str) -> "History":
+    def in_folder(cls, folder: Path | str) -> History:
         return cls(Path(folder) / FILENAME)
 
     @contextmanager
@@ -175,8 +176,9 @@ class History:
         by_turn: dict[str, list[CitationRecord]] = {}
         for t, *rest in cits:
             by_turn.setdefault(t, []).append(CitationRecord(*rest))
-        return ConversationRecord(*info, turns=[TurnRecord(t, q, json.loads(a), c, by_turn.get(t, []))
-                                                for t, q, a, c in turns])
+        cid, title, created, updated = info
+        return ConversationRecord(cid, title, created, updated, turns=[
+            TurnRecord(t, q, json.loads(a), c, by_turn.get(t, [])) for t, q, a, c in turns])
 
     def rename(self, owner: str, conversation_id: str, title: str) -> None:
         title = _clean_title(title)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any
 
 import numpy as np
 from llama_index.core import Document
@@ -22,8 +23,8 @@ from tqdm.auto import tqdm
 from .chunking import SentenceChunkParser
 from .config import SCHEMA_VERSION, Settings
 from .embedding import Embedder
-from .loading import Article, iter_article_files, load_article, LoadError
 from .errors import IndexFull
+from .loading import Article, LoadError, iter_article_files, load_article
 from .store import Store
 from .store_errors import check_space, write_bytes
 
@@ -91,11 +92,13 @@ class Indexer:
         """Delete sentences whose article has no completion record (an interrupted ingest)."""
         complete = self.store.list_articles()
         ids, metas = self.store.sentence_metadatas()
-        stale_ids = [
-            i for i, m in zip(ids, metas)
-            if (m or {}).get("source") not in complete
-            or (m or {}).get("content_hash") != complete[(m or {}).get("source")].content_hash
-        ]
+
+        def stale(m: dict[str, Any] | None) -> bool:  # no complete article, or another version of it
+            source = (m or {}).get("source")
+            article = complete.get(source) if isinstance(source, str) else None
+            return article is None or (m or {}).get("content_hash") != article.content_hash
+
+        stale_ids = [i for i, m in zip(ids, metas, strict=False) if stale(m)]
         if stale_ids:
             log.info("removing %d leftover sentences from an interrupted ingest", len(stale_ids))
             self.store.delete_sentences(stale_ids)
@@ -158,7 +161,10 @@ class Indexer:
         by_source: dict[str, list] = {}
         for n in nodes:
             by_source.setdefault(n.metadata["source"], []).append(n)
-        ids, texts, metas, embs = [], [], [], []
+        ids: list[str] = []
+        texts: list[str] = []
+        metas: list[dict[str, Any]] = []
+        embs: list[list[float]] = []
         for a in articles:
             mine = by_source.get(a.source, [])
             vecs = np.array([n.embedding for n in mine if n.embedding is not None], dtype=np.float32)

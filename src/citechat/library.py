@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .engine import Engine
+from .errors import UploadError
 from .indexing import IngestReport
 from .loading import SUPPORTED_SUFFIXES, LoadError, load_article
-from .errors import UploadError
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 log = logging.getLogger(__name__)

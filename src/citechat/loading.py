@@ -10,14 +10,18 @@ import hashlib
 import logging
 import re
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+
 from .errors import LoadError
-from .metadata import (  # noqa: F401 - is_byline, extract_date, extract_outlet, normalise_date: this module's API
-    _DATE_LABEL, _DATE_ONLY_LINE, _SOURCE_LABEL, METADATA_VERSION, Found, extract_date, extract_outlet, find_date,
-    find_outlet, is_byline, normalise_date,
-)
+from .metadata import _DATE_LABEL, _DATE_ONLY_LINE, _SOURCE_LABEL, METADATA_VERSION, Found, find_date, find_outlet
+
+# Re-exported: is_byline, extract_date, extract_outlet and normalise_date are this module's API too.
+from .metadata import extract_date as extract_date
+from .metadata import extract_outlet as extract_outlet
+from .metadata import is_byline as is_byline
+from .metadata import normalise_date as normalise_date
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +83,12 @@ def decode_bytes(data: bytes, name: str) -> str:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        text = _decode_chinese_legacy(data)
-        if text is None:
+        legacy = _decode_chinese_legacy(data)
+        if legacy is None:
             raise LoadError(
                 f"{name}: is not valid UTF-8 (byte {e.start}); re-save it as UTF-8 and ingest it again"
             ) from e
+        text = legacy
     controls = sum(1 for ch in text[:8192] if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t\f")
     if controls > max(8, len(text[:8192]) // 50):
         raise LoadError(f"{name}: looks like a binary file (many control characters); only text articles can be indexed")
@@ -143,7 +148,7 @@ def _is_gloss(chars: str, gloss: str) -> bool:
     readings, syllables = _pinyin_readings()
     target = _toneless(gloss)
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def spells(end: int, i: int) -> bool:  # target[:end] is the reading of chars[:i] for some tail of them
         if end == 0:
             return i < len(chars)
@@ -281,7 +286,8 @@ def load_article(path: Path, data: bytes | None = None, source: str | None = Non
     title = meta.get("title") or extract_title(text, fallback=Path(name).stem)
     date = Found(normalise_date(meta["date"])) if meta.get("date") else find_date(text)
     outlet = find_outlet(text) or (Found(meta["sitename"]) if meta.get("sitename") else None)
-    return Article(source=name, text=text, title=title, outlet=outlet and outlet.value, date=date and date.value,
+    return Article(source=name, text=text, title=title, outlet=outlet.value if outlet else None,
+                   date=date.value if date else None,
                    date_at=date.at if date else -1, outlet_at=outlet.at if outlet else -1, path=str(path))
 
 

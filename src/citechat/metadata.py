@@ -113,6 +113,7 @@ def normalise_date(value: str) -> str:
         m = form.search(value.translate(_FULLWIDTH))
         if m:
             year, month, day = _parts(m)
+            assert year is not None  # the first three forms all name the year
             return _iso(year, month, day) or value.strip()
     return value.strip()
 
@@ -131,7 +132,8 @@ def article_year(text: str) -> int | None:
 def _opening(text: str, lines: int = 2, chars: int = 300) -> list[tuple[int, str]]:
     """(offset, text) of the start of the first non-empty lines that are not bylines (the headline and the first
     paragraph): where a dateline stands."""
-    out, pos = [], 0
+    out: list[tuple[int, str]] = []
+    pos = 0
     for line in text.split("\n"):
         if len(out) == lines:
             break
@@ -209,9 +211,8 @@ _TRUNCATED_SUFFIX = re.compile(r"[\u4e00-\u9fff]{2,}(?:日|晚|時|时|晨|商)$
 
 def _trim_outlet(value: str) -> str:
     value = value.strip(" :：\"'“”")
-    m = None
-    for m in re.finditer(_MEDIA_WORDS, value, flags=re.IGNORECASE):
-        pass
+    matches = list(re.finditer(_MEDIA_WORDS, value, flags=re.IGNORECASE))
+    m = matches[-1] if matches else None  # the last media word
     if m is not None and m.end() < len(value):
         value = value[: m.end()]
     return value.strip()
@@ -229,13 +230,14 @@ def _complete_suffix(value: str, context: str) -> str:
 
 def _labelled_outlet(text: str) -> Found | None:
     """The outlet of a "Source:" / "来源：" line, preferring one that looks like a media name."""
-    found = []
+    found: list[Found] = []
     for m in _SOURCE_LABEL.finditer(text):
         value = _complete_suffix(_trim_outlet(m.group(1)), text[max(0, m.start() - 300): m.end() + 300])
         if value and not value.lower().startswith(("http", "www")):
             found.append(Found(value, m.start(1)))
     with_media = [f for f in found if re.search(_MEDIA_WORDS, f.value, flags=re.IGNORECASE)]
-    return (with_media or found or [None])[0]
+    best = with_media or found
+    return best[0] if best else None
 
 
 def _named_outlet(text: str, edge: int = 400) -> Found | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-
 _WORD = re.compile(r"[A-Za-z]+")
 
 

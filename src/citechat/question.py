@@ -122,7 +122,7 @@ _HOW_Q = re.compile(r"\bhow\b|怎麼|怎么|如何|怎樣|怎样", re.I)
 QUESTION_TYPES = ("when", "count", "who", "where", "why", "how", "other")
 
 
-def question_type(q: "QuestionInfo") -> str:
+def question_type(q: QuestionInfo) -> str:
     """One of QUESTION_TYPES."""
     if q.wants_date:
         return "when"

@@ -7,13 +7,17 @@ connection or imports chromadb.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from llama_index.core.schema import BaseNode, TextNode
 from llama_index.core.vector_stores.types import VectorStoreQueryResult
 from llama_index.vector_stores.chroma import ChromaVectorStore
 from llama_index.vector_stores.chroma.base import MAX_CHUNK_SIZE, chunk_list
 from pydantic import PrivateAttr
+
+if TYPE_CHECKING:
+    from chromadb.api.types import PyEmbedding
 
 POS_KEYS = ("sentence", "start", "end", "chunk", "chunk_start", "chunk_end")
 
@@ -24,12 +28,12 @@ def pack_sentence_meta(meta: dict[str, Any]) -> dict[str, Any]:
             "pos": " ".join(str(int(meta[k])) for k in POS_KEYS)}
 
 
-def unpack_sentence_meta(m: dict[str, Any] | None) -> dict[str, Any]:
+def unpack_sentence_meta(stored: Mapping[str, Any] | None) -> dict[str, Any]:
     """Stored sentence metadata -> {source, content_hash, sentence, start, end, chunk, chunk_start, chunk_end}."""
-    m = dict(m or {})
+    m = dict(stored or {})
     pos = str(m.pop("pos", "") or "").split()
     if len(pos) == len(POS_KEYS):
-        m.update(zip(POS_KEYS, map(int, pos)))
+        m.update(zip(POS_KEYS, map(int, pos), strict=True))
     return m
 
 
@@ -44,10 +48,11 @@ class SentenceVectorStore(ChromaVectorStore):
         super().__init__(chroma_collection=chroma_collection)
         self._article_texts = article_texts
 
-    def add(self, nodes: list[BaseNode], **add_kwargs: Any) -> list[str]:
+    def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
         ids: list[str] = []
-        for part in chunk_list(nodes, MAX_CHUNK_SIZE):
-            self._collection.add(ids=[n.node_id for n in part], embeddings=[n.get_embedding() for n in part],
+        for part in chunk_list(list(nodes), MAX_CHUNK_SIZE):
+            embeddings: list[PyEmbedding] = [n.get_embedding() for n in part]
+            self._collection.add(ids=[n.node_id for n in part], embeddings=embeddings,
                                  metadatas=[pack_sentence_meta(n.metadata) for n in part])
             ids += [n.node_id for n in part]
         return ids
@@ -56,10 +61,12 @@ class SentenceVectorStore(ChromaVectorStore):
                ) -> VectorStoreQueryResult:
         got = self._collection.query(query_embeddings=query_embeddings, n_results=n_results, where=where or None,
                                      include=["metadatas", "distances"])
-        metas = [unpack_sentence_meta(m) for m in got["metadatas"][0]]
+        metadatas, distances = got["metadatas"], got["distances"]
+        assert metadatas is not None and distances is not None  # both asked for in `include`
+        metas = [unpack_sentence_meta(m) for m in metadatas[0]]
         texts = self._article_texts({m.get("source", ""): m.get("content_hash", "") for m in metas})
         nodes, sims, ids = [], [], []
-        for node_id, meta, dist in zip(got["ids"][0], metas, got["distances"][0]):
+        for node_id, meta, dist in zip(got["ids"][0], metas, distances[0], strict=False):
             text = texts.get(meta.get("source", ""))
             if text is None or "start" not in meta:  # a leftover of an interrupted or replaced ingest
                 continue

@@ -49,7 +49,7 @@ class StoredArticle:
     meta: dict[str, Any] = field(default_factory=dict, repr=False)  # the whole stored record metadata
 
     @classmethod
-    def from_meta(cls, source: str, m: dict[str, Any]) -> "StoredArticle":
+    def from_meta(cls, source: str, m: dict[str, Any]) -> StoredArticle:
         return cls(
             source=source, title=str(m.get("title", "")), outlet=str(m.get("outlet", "")), date=str(m.get("date", "")),
             content_hash=str(m.get("content_hash", "")), path=str(m.get("path", "")),
@@ -78,8 +78,9 @@ def _chroma_settings():
 
 
 def _http_client(settings: Settings):
-    import chromadb
     from urllib.parse import urlparse
+
+    import chromadb
 
     url = urlparse(settings.chroma_url or "")
     if url.scheme not in ("http", "https") or not url.hostname:
@@ -93,7 +94,8 @@ def _http_client(settings: Settings):
         client.heartbeat()
         return client
     except Exception as e:  # noqa: BLE001 - connection errors come in many types (chromadb: a ValueError)
-        raise server_unreachable(settings.chroma_url or "", e)
+        problem = server_unreachable(settings.chroma_url or "", e)
+        raise problem from problem.__cause__  # the StoreUnavailable (its own cause: e) that `doctor` reports
 
 
 def check_index_folder(index_dir: Path) -> None:
@@ -141,7 +143,7 @@ class Store:
         self.index_dir = Path(settings.index_dir)
         self.embedder_name = embedder_name
         self.remote = bool(settings.chroma_url)
-        self.location = settings.chroma_url if self.remote else str(self.index_dir)
+        self.location = settings.chroma_url or str(self.index_dir)  # the server, else the folder
         prefix = settings.collection
         names = (f"{prefix}_sentences", f"{prefix}_articles", f"{prefix}_meta")
         if self.remote:
@@ -207,7 +209,7 @@ class Store:
 
     def list_articles(self) -> dict[str, StoredArticle]:
         got = _get_all(self.articles, ["metadatas"])
-        return {i: StoredArticle.from_meta(i, m or {}) for i, m in zip(got["ids"], got["metadatas"])}
+        return {i: StoredArticle.from_meta(i, m or {}) for i, m in zip(got["ids"], got["metadatas"], strict=False)}
 
     def article_text(self, source: str) -> str | None:
         got = self.articles.get(ids=[source], include=["documents"])
@@ -217,7 +219,7 @@ class Store:
         if not sources:
             return {}
         got = self.articles.get(ids=list(dict.fromkeys(sources)), include=["documents"])
-        return dict(zip(got["ids"], got["documents"]))
+        return dict(zip(got["ids"], got["documents"], strict=False))
 
     def current_texts(self, hashes: dict[str, str]) -> dict[str, str]:
         """Cleaned texts of the given articles at the given content hashes: from the cache when it holds that
@@ -234,7 +236,7 @@ class Store:
         if missing:
             got = self.articles.get(ids=missing, include=["documents", "metadatas"])
             with self._texts_lock:
-                for source, text, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+                for source, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=False):
                     h = str((meta or {}).get("content_hash", ""))
                     self._texts[source] = (h, text or "")
                     if h == hashes.get(source):
@@ -255,7 +257,7 @@ class Store:
             return
         got = self.articles.get(ids=list(updates), include=["metadatas"])
         if got["ids"]:
-            metas = [{**(m or {}), **updates[i]} for i, m in zip(got["ids"], got["metadatas"])]
+            metas = [{**(m or {}), **updates[i]} for i, m in zip(got["ids"], got["metadatas"], strict=False)]
             self.articles.update(ids=got["ids"], metadatas=metas)
             self.bump_revision()
 
@@ -272,7 +274,7 @@ class Store:
         if not sources:
             return {}
         got = self.articles.get(ids=sources, include=["metadatas"])
-        return {i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"])}
+        return {i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"], strict=False)}
 
     def article(self, source: str) -> tuple[dict[str, Any], str]:
         """(metadata, cleaned text) of one article; ({}, "") if it is not indexed."""
@@ -295,14 +297,14 @@ class Store:
         """Every sentence of a complete article: ids, texts (cut from the article texts) and metadata."""
         arts = _get_all(self.articles, ["documents", "metadatas"])
         texts = {}
-        for source, text, meta in zip(arts["ids"], arts["documents"], arts["metadatas"]):
+        for source, text, meta in zip(arts["ids"], arts["documents"], arts["metadatas"], strict=False):
             h = str((meta or {}).get("content_hash", ""))
             texts[source] = (h, text or "")
         with self._texts_lock:
             self._texts.update(texts)
         ids, metas = self.sentence_metadatas()
         out_ids, out_texts, out_metas = [], [], []
-        for i, m in zip(ids, metas):
+        for i, m in zip(ids, metas, strict=False):
             h, text = texts.get(m.get("source", ""), ("", ""))
             if h and h == m.get("content_hash") and "start" in m:
                 out_ids.append(i)
@@ -316,7 +318,7 @@ class Store:
 
     def sentence_embeddings(self, ids: list[str]) -> dict[str, np.ndarray]:
         got = self.sentences.get(ids=ids, include=["embeddings"])
-        return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"])}
+        return {i: np.asarray(e, dtype=np.float32) for i, e in zip(got["ids"], got["embeddings"], strict=False)}
 
     @staticmethod
     def forget_clients() -> None:

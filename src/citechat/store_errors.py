@@ -16,8 +16,9 @@ import functools
 import logging
 import shutil
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from .errors import IndexFull, IndexProblem, StoreUnavailable
 

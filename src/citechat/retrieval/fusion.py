@@ -6,7 +6,7 @@ formula (Cormack et al. 2009) over typed candidates, merging each sentence's sco
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from .candidates import Candidate
 

@@ -44,8 +44,12 @@ class KeywordIndex:
         ids, docs, metas = store.all_sentences()
         # Only sentences of complete articles (an interrupted ingest's leftovers are invisible).
         complete = {s: a.content_hash for s, a in store.list_articles().items()}
-        records = tuple((i, d, m or {}) for i, d, m in zip(ids, docs, metas)
-                        if complete.get((m or {}).get("source")) == (m or {}).get("content_hash"))
+
+        def current(m: dict[str, Any]) -> bool:  # the sentence belongs to its article's complete version
+            source = m.get("source")
+            return (complete.get(source) if isinstance(source, str) else None) == m.get("content_hash")
+
+        records = tuple((i, d, m or {}) for i, d, m in zip(ids, docs, metas, strict=True) if current(m or {}))
         corpus = [tokenize(d) or ["\u2205"] for _, d, _ in records]
         bm25 = None
         if records:
@@ -53,7 +57,7 @@ class KeywordIndex:
             bm25.index(corpus, show_progress=False)
         by_source: dict[str, set[str]] = {}
         index_of: dict[str, list[int]] = {}
-        for k, ((_, _, meta), toks) in enumerate(zip(records, corpus)):
+        for k, ((_, _, meta), toks) in enumerate(zip(records, corpus, strict=True)):
             by_source.setdefault(str(meta.get("source")), set()).update(toks)
             index_of.setdefault(str(meta.get("source")), []).append(k)
         for ks in index_of.values():  # in reading order

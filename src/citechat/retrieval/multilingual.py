@@ -31,7 +31,8 @@ class PairScorer(ABC):
     name: str = ""
 
     def warm_up(self) -> None:
-        """Load the model (once)."""
+        """Load the model (once); an optional hook (default: nothing to load)."""
+        return None
 
     @abstractmethod
     def score(self, query: str, passages: list[str]) -> np.ndarray: ...

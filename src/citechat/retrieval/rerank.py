@@ -90,6 +90,8 @@ class CrossEncoderRanker:
         return ranked if self.top_k is None else ranked[: self.top_k]
 
     def _score(self, question: str, candidates: list[Candidate]) -> None:
+        encoder = self.encoder
+        assert encoder is not None  # run() scores only with an encoder
         english = [c for c in candidates[: self.top_n] if not is_cjk(c.text)]
         # Two rounds: the best fused candidates first; the rest only if none of them is a confident match.
         # Most answerable questions stop after the first round, which halves the rerank time.
@@ -98,8 +100,8 @@ class CrossEncoderRanker:
         for batch in (first, rest):
             if not batch or best >= self.confident_logit:
                 break
-            logits = self.encoder.score(question, [c.text for c in batch])
-            for c, logit in zip(batch, logits):
+            logits = encoder.score(question, [c.text for c in batch])
+            for c, logit in zip(batch, logits, strict=False):
                 c.scores.rerank = float(logit)
                 best = max(best, float(logit))
 
@@ -117,6 +119,6 @@ class MultilingualScorer:
             return candidates
         picked = [c for c in candidates if not is_byline(c.text)][: self.top_n]
         if picked:
-            for c, logit in zip(picked, self.encoder.score(question, [c.text for c in picked])):
+            for c, logit in zip(picked, self.encoder.score(question, [c.text for c in picked]), strict=False):
                 c.scores.xrerank = float(logit)
         return candidates

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import gradio as gr
 
@@ -14,14 +15,17 @@ from ..chat import Conversation, Turn, append_feedback, ask_stream, feedback_rec
 from ..engine import Engine, QuestionError
 from ..errors import FilterError, IndexFull, StoreUnavailable
 from ..history import History
-from ..metadata import display_date
 from ..library import UploadError, add_upload, delete_article
+from ..metadata import display_date
 from .history_panel import HISTORY_CSS, HistoryPanel, browser_secret
-from .options import (export_controls, filter_controls, filter_message, read_filter, wire_exports,
-                      wire_filter_refresh)
+from .options import export_controls, filter_controls, filter_message, read_filter, wire_exports, wire_filter_refresh
 from .render import CSS, JS_HEAD, cited_sources, esc, md_esc, message_markdown, panel_html
 
 log = logging.getLogger(__name__)
+
+# Gradio gives the upload handler a progress tracker because its default is a gr.Progress (the tracker reads the
+# event from context variables, so one instance serves every app and event).
+_PROGRESS = gr.Progress()
 
 EXAMPLES = [
     "Who presented flags in Luohu?",
@@ -164,7 +168,7 @@ def build_app(engine: Engine) -> gr.Blocks:
 
     uploads = engine.settings.uploads_enabled
 
-    def upload(files: list | None, progress: gr.Progress = gr.Progress()) -> tuple:
+    def upload(files: list | None, progress: gr.Progress = _PROGRESS) -> tuple:
         if not uploads:
             return gr.update(), "**Error:** uploads are disabled on this server (set CITECHAT_AUTH or CITECHAT_ALLOW_UPLOADS=true)."
         if not files:
@@ -273,15 +277,16 @@ def build_app(engine: Engine) -> gr.Blocks:
         # "ask" is the browser's own chat event (answer, history save, sources panel); undocumented, so programs use
         # /chat, but the load test can time what a browser gets (bench/load.py, client "chat-event")
         asked = [box.submit(respond, inputs, outputs, api_name="ask", api_visibility="undocumented"),
-                 send.click(respond, inputs, outputs, api_name=False)]
+                 send.click(respond, inputs, outputs, api_visibility="private")]
         switched = saved.wire(demo, chatbot, panel, conv_state, box, asked, clear_btn)
         wire_exports(exports, conv_state, [*asked, *switched], demo)
-        chatbot.like(on_like, [conv_state], None, api_name=False)
-        chatbot.select(on_select, [conv_state], panel, api_name=False)
-        library_changed = [upload_btn.click(upload, [files], [table, status], api_name=False, concurrency_limit=1),
-                           delete_btn.click(delete, [choice], [table, choice, status], api_name=False,
+        chatbot.like(on_like, [conv_state], None, api_visibility="private")
+        chatbot.select(on_select, [conv_state], panel, api_visibility="private")
+        library_changed = [upload_btn.click(upload, [files], [table, status], api_visibility="private",
                                             concurrency_limit=1),
-                           lib_tab.select(refresh_library, None, [table, choice, status], api_name=False)]
+                           delete_btn.click(delete, [choice], [table, choice, status], api_visibility="private",
+                                            concurrency_limit=1),
+                           lib_tab.select(refresh_library, None, [table, choice, status], api_visibility="private")]
         wire_filter_refresh(engine, narrow, library_changed, demo)
         gr.api(api_chat, api_name="chat")
         gr.api(api_article, api_name="article")

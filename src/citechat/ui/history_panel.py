@@ -14,8 +14,9 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import gradio as gr
 
@@ -121,18 +122,19 @@ class HistoryPanel:
         another conversation in view (load, new, clear, open, delete)."""
         view = [chatbot, panel, conv_state, box]
         loaded = demo.load(self.on_load, [self.browser_id, conv_state],
-                           [self.browser_id, self.owner, *view, self.items], api_name=False)
+                           [self.browser_id, self.owner, *view, self.items], api_visibility="private")
         for ev in events:
-            ev.then(self.refresh, [self.owner, conv_state], [self.items], api_name=False)
+            ev.then(self.refresh, [self.owner, conv_state], [self.items], api_visibility="private")
         switched = [loaded,
-                    self.new_btn.click(self.new, [self.owner], [*view, self.items, self.status], api_name=False),
-                    clear_btn.click(self.new, [self.owner], [*view, self.items, self.status], api_name=False),
+                    self.new_btn.click(self.new, [self.owner], [*view, self.items, self.status],
+                                       api_visibility="private"),
+                    clear_btn.click(self.new, [self.owner], [*view, self.items, self.status], api_visibility="private"),
                     self.open_btn.click(self.open, [self.owner, self.items], [*view, self.items, self.status],
-                                        api_name=False)]
+                                        api_visibility="private")]
         self.rename_btn.click(self.rename, [self.owner, self.items, self.name],
-                              [self.items, self.name, self.status], api_name=False)
+                              [self.items, self.name, self.status], api_visibility="private")
         switched.append(self.delete_btn.click(self.delete, [self.owner, self.items, conv_state],
-                                              [*view, self.items, self.status], api_name=False))
+                                              [*view, self.items, self.status], api_visibility="private"))
         return switched
 
     # --- handlers -----------------------------------------------------------------------------------------

@@ -7,9 +7,10 @@ import hashlib
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import gradio as gr
 
@@ -100,9 +101,9 @@ def wire_filter_refresh(engine: Engine, controls: FilterControls, events: Iterab
         return refresh_filter_choices(engine, articles, outlets)
 
     both = [controls.articles, controls.outlets]
-    demo.load(refresh, both, both, api_name=False, show_progress="hidden")
+    demo.load(refresh, both, both, api_visibility="private", show_progress="hidden")
     for ev in events:
-        ev.then(refresh, both, both, api_name=False, show_progress="hidden")
+        ev.then(refresh, both, both, api_visibility="private", show_progress="hidden")
 
 
 # --- export -----------------------------------------------------------------------------------------------
@@ -186,6 +187,6 @@ def wire_exports(controls: ExportControls, conv_state: Any, events: Iterable[Any
         folders.drop(_session(request))
 
     for ev in events:
-        ev.then(update, [conv_state], controls.outputs, api_name=False, show_progress="hidden")
+        ev.then(update, [conv_state], controls.outputs, api_visibility="private", show_progress="hidden")
     demo.unload(closed)
     return folders

@@ -4,7 +4,8 @@ text goes through `esc`/`md_esc`, so markup inside an article is shown as text a
 from __future__ import annotations
 
 import html
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..answers import CANNOT_ANSWER
 from ..chat import Conversation, Turn
@@ -79,7 +80,7 @@ def citation_check(turn: Turn, c: dict[str, Any], article: str | None,
     """(highlight?, note) for a citation. Highlight only where the current text at [start:end] is the quoted
     sentence. `hashes`: the cited articles' current content hashes (None: not checked); an article missing from
     them is deleted, one whose hash differs from the turn's recorded one has changed since the answer."""
-    fits = bool(article) and article[c["start"]:c["end"]] == c["text"]
+    fits = bool(article and article[c["start"]:c["end"]] == c["text"])
     if hashes is not None and c["source"] not in hashes:
         return False, "This article has been deleted since this answer; the quoted sentence was:"
     recorded = turn.hashes.get(c["source"])
