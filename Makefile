@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint test-server install index eval eval-public train train-reranker bench soak clean browser llm
+.PHONY: run test test-fast lint test-server install index eval eval-public train train-reranker bench soak clean browser llm
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ llm: $(LLM_STAMP)
 # Lint first (ruff rules I, F, B, UP and mypy, configured in pyproject.toml), then every test.
 test: index browser $(LLM_STAMP) lint
 	$(PY) -m pytest
+
+# The quick loop (under 90 s on 2 cores is the aim): every tier but slow, browser, llm and server (tests/conftest.py
+# says how a test's tier is found). `make test` still runs everything, and is what CI runs.
+test-fast: index
+	$(PY) -m pytest -m "not slow and not browser and not llm and not server" -q
 
 lint: install
 	$(PY) -m ruff check src

@@ -125,3 +125,27 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+# --- test tiers (`pytest -m`, registered in pyproject.toml with --strict-markers) --------------------------
+# `make test-fast` runs none of these tiers; `make test` (and CI) runs everything. A test's tier follows from
+# what it uses, so a new test lands in the right one without a hand-kept list:
+#   browser: Chromium through Playwright (the `page` / `browser` fixtures, test_browser*.py);
+#   llm:     the local LLM server (llama-cpp, the `llm_server` fixture, test_*llm.py);
+#   server:  a real app.py or Chroma server process (modules using browser_support's AppServer/Chroma server);
+#   slow:    soak, crash, fuzz and load runs, and tests marked `@pytest.mark.slow` (several seconds each).
+SLOW_MODULES = {"test_soak", "test_crash", "test_fuzz", "test_load", "test_training", "test_cli", "test_full_disk"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module, uses = item.module, set(getattr(item, "fixturenames", ()))
+        name = module.__name__
+        if {"page", "browser"} & uses or name.startswith("test_browser"):
+            item.add_marker(pytest.mark.browser)
+        if "llm_server" in uses or name.endswith("_llm"):
+            item.add_marker(pytest.mark.llm)
+        if hasattr(module, "AppServer") or hasattr(module, "start_chroma_server"):
+            item.add_marker(pytest.mark.server)
+        if name in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

