@@ -30,6 +30,7 @@ import unicodedata
 from pathlib import Path
 
 from citechat import loading
+from citechat.language import CJK_RANGES
 from citechat.loading import clean_text, decode_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +47,7 @@ KINDS = ("gloss", "gloss debris", "boilerplate", "markup", "normalisation", "whi
 # The gloss rule before issue 21, kept here only to measure what it removed.
 _OLD_LETTERS = "a-zāáǎàēéěèīíǐìōóǒòūúǔùüǖǘǚǜńňǹḿ"
 _OLD_SYLLABLE = rf"(?=[{_OLD_LETTERS}]*[aeiouüāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ])[{_OLD_LETTERS}]{{1,6}}"
-_OLD_GLOSS = re.compile(rf"(?<=[{loading._CJK}])[(（]{_OLD_SYLLABLE}[)）]")
+_OLD_GLOSS = re.compile(rf"(?<=[{CJK_RANGES}])[(（]{_OLD_SYLLABLE}[)）]")
 _OLD_BROKEN = re.compile(rf"\?{_OLD_SYLLABLE}\)\|?")
 
 
@@ -61,7 +62,7 @@ def old_remove_pinyin_glosses(text: str) -> str:
 _PAREN = re.compile(rf"[(（]([{loading._PINYIN_LETTERS}1-5]+)[)）]")
 _DEBRIS = re.compile(rf"\?[{loading._PINYIN_LETTERS}1-5]+\)\|?")
 _MARKUP = re.compile(r"^\s{0,3}#{1,6}\s*$|^\]\([^)]*\)$|^!?\[$|^(\*\*|__)$|^[\u200b\u200c\u200d\u2060\ufeff]+$")
-_CJK_TAIL = re.compile(rf"[{loading._CJK}]{{1,8}}$")
+_CJK_TAIL = re.compile(rf"[{CJK_RANGES}]{{1,8}}$")
 
 
 def _is_boilerplate(piece: str) -> bool:

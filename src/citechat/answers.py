@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from .retrieval import RetrievalResult
 
 CANNOT_ANSWER = "The articles don't contain the answer to this question."
+NOT_IN_ARTICLES = "Not in the articles."  # the heading of an abstention, in the chat and in exports
 
 
 @dataclass

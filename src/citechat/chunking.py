@@ -15,6 +15,7 @@ from typing import Any
 from llama_index.core.node_parser import NodeParser
 from llama_index.core.schema import BaseNode, NodeRelationship, TextNode
 
+from .language import CJK_RE
 from .loading import Article
 
 _ABBREVIATIONS = {
@@ -31,7 +32,6 @@ _MAX_SENTENCE = 600  # longer sentences are split again at ; , or ，
 # or the subject that the next clause holds. Chinese packs about three times more into a character, so the cap
 # for a run-on Chinese sentence is lower.
 _MAX_CJK_SENTENCE = 240
-_CJK_CHAR = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def _is_boundary(text: str, m: re.Match) -> bool:
     if punct == ".":
         if prev.isdigit() and nxt.isdigit():
             return False  # 3.5
-        if nxt.isupper() or nxt in "“\"‘(" or ("\u4e00" <= nxt <= "\u9fff"):
+        if nxt.isupper() or nxt in "“\"‘(" or bool(CJK_RE.match(nxt)):
             # "on the spot.At the beginning" (no space after the period), but not "U.S.A" or "e.g.Foo"
             word = re.search(r"([A-Za-z][A-Za-z.]*)\.$", text[max(0, m.start() - 12): m.start() + 1])
             if word and (word.group(1).lower() in _ABBREVIATIONS or len(word.group(1).replace(".", "")) <= 1):
@@ -68,7 +68,7 @@ def _is_boundary(text: str, m: re.Match) -> bool:
             return prev.isalnum() or prev in _CLOSERS or prev in "%"
         return False
     # ! or ? glued to the next sentence
-    return nxt.isupper() or nxt in "“\"‘" or ("\u4e00" <= nxt <= "\u9fff")
+    return nxt.isupper() or nxt in "“\"‘" or bool(CJK_RE.match(nxt))
 
 
 def _trim(text: str, start: int, end: int) -> Span | None:
@@ -80,7 +80,7 @@ def _trim(text: str, start: int, end: int) -> Span | None:
 
 
 def _limit(seg: str) -> int:
-    return _MAX_CJK_SENTENCE if len(_CJK_CHAR.findall(seg)) >= len(seg) * 0.5 else _MAX_SENTENCE
+    return _MAX_CJK_SENTENCE if len(CJK_RE.findall(seg)) >= len(seg) * 0.5 else _MAX_SENTENCE
 
 
 def _split_long(text: str, span: Span) -> list[Span]:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .answers import CANNOT_ANSWER
+from .answers import CANNOT_ANSWER, NOT_IN_ARTICLES
 from .metadata import display_date
 
 if TYPE_CHECKING:
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 FORMAT = "citechat-conversation"
 VERSION = 1
-NOT_IN_ARTICLES = "Not in the articles."
 
 
 def _now() -> datetime.datetime:

@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from . import dictionary
-from .language import is_cjk, proper_terms, to_simplified, tokenize
+from .language import CJK_RE, is_cjk, proper_terms, to_simplified, tokenize
 from .question import QUESTION_TYPES, QuestionInfo, counts_asked, has_date, has_number, question_type
 from .retrieval.candidates import Candidate
 
@@ -47,14 +47,13 @@ FEATURES: tuple[str, ...] = (
     *(f"q_{t}" for t in QUESTION_TYPES),
 )
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _Q_NUM = re.compile(r"\d+(?:[.,]\d+)?")
 _ZH_Q_WORDS = re.compile(r"什么|什麼|多少|哪里|哪裡|哪个|哪個|哪些|哪一|哪|谁|誰|为什么|為什麼|如何|怎么|怎麼|几|幾|吗|嗎|呢|是")
 _RANK_NONE = 99.0
 
 
 def _bigrams(text: str) -> set[str]:
-    chars = [c for c in text if _CJK.match(c)]
+    chars = [c for c in text if CJK_RE.match(c)]
     return {a + b for a, b in pairwise(chars)}
 
 
@@ -78,7 +77,7 @@ def question_features(info: QuestionInfo) -> QuestionFeatures:
     simplified = _ZH_Q_WORDS.sub("", to_simplified(info.text))
     english = [w.lower() for w in re.findall(r"[A-Za-z]{3,}", info.text)]
     english = [w for w in dict.fromkeys(english) if w not in _EN_SKIP]
-    chinese = [t for t in info.content_tokens if _CJK.search(t) and len(t) >= 2]
+    chinese = [t for t in info.content_tokens if CJK_RE.search(t) and len(t) >= 2]
     return QuestionFeatures(
         info=info, qtype=question_type(info), tokens=set(info.content_tokens), simplified=simplified,
         bigrams=_bigrams(simplified), numbers={n.replace(",", "") for n in _Q_NUM.findall(info.text)},

@@ -11,7 +11,9 @@ import functools
 import logging
 import re
 
-_CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# One home for "is this Chinese script": CJK ideographs (Extension A, the unified block, compatibility ideographs).
+CJK_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # for character classes: f"[{CJK_RANGES}]"
+CJK_RE = re.compile(f"[{CJK_RANGES}]")
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z'’\-]*|\d[\d,.]*\d|\d")
 _CAP_RUN = re.compile(r"\b(?:[A-Z][a-z]+)(?:[\s\-]+[A-Z][a-z]+){1,2}\b")
 
@@ -39,7 +41,7 @@ def _cjk_ratio(text: str) -> float:
     letters = [c for c in text if c.isalnum()]
     if not letters:
         return 0.0
-    return sum(1 for c in letters if _CJK_RE.match(c)) / len(letters)
+    return sum(1 for c in letters if CJK_RE.match(c)) / len(letters)
 
 
 _cjk_ratio_memo = functools.lru_cache(maxsize=20_000)(_cjk_ratio)
@@ -59,7 +61,7 @@ def _opencc():
 
 def to_simplified(text: str) -> str:
     """Traditional -> simplified Chinese; other text passes through unchanged."""
-    if not _CJK_RE.search(text):
+    if not CJK_RE.search(text):
         return text
     return _opencc().convert(text)
 
@@ -103,11 +105,11 @@ def _tokens(text: str) -> list[str]:
             tokens.append(stem(w))
     for m in _CAP_RUN.finditer(text):
         tokens.append(re.sub(r"[\s\-]+", "", m.group(0)).lower())
-    if _CJK_RE.search(text):
+    if CJK_RE.search(text):
         simple = to_simplified(text)
         for w in _jieba().cut_for_search(simple):
             w = w.strip()
-            if not w or not _CJK_RE.search(w) or w in ZH_STOPWORDS:
+            if not w or not CJK_RE.search(w) or w in ZH_STOPWORDS:
                 continue
             tokens.append(w)
             if len(w) >= 2:
@@ -138,8 +140,8 @@ def proper_terms(text: str) -> list[str]:
 
 def chinese_terms(text: str) -> list[str]:
     """Chinese content words (simplified) of a question: jieba words of 2+ characters, minus question words."""
-    if not _CJK_RE.search(text):
+    if not CJK_RE.search(text):
         return []
     simple = to_simplified(text)
     skip = {to_simplified(w) for w in ZH_QUESTION_WORDS | ZH_STOPWORDS}
-    return [w for w in _jieba().cut(simple) if len(w) >= 2 and _CJK_RE.search(w) and w not in skip]
+    return [w for w in _jieba().cut(simple) if len(w) >= 2 and CJK_RE.search(w) and w not in skip]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import LoadError
+from .language import CJK_RANGES, CJK_RE
 from .metadata import _DATE_LABEL, _DATE_ONLY_LINE, _SOURCE_LABEL, METADATA_VERSION, Found, find_date, find_outlet
 
 # Re-exported: is_byline, extract_date, extract_outlet and normalise_date are this module's API too.
@@ -106,7 +107,7 @@ def _decode_chinese_legacy(data: bytes) -> str | None:
         if any(unicodedata.category(c) == "Co" for c in text):  # private-use characters: the wrong encoding
             continue
         letters = [c for c in text if c.isalpha()]
-        cjk = sum(1 for c in letters if "\u4e00" <= c <= "\u9fff")
+        cjk = sum(1 for c in letters if CJK_RE.match(c))
         if letters and cjk / len(letters) >= 0.6:
             return text
     return None
@@ -114,17 +115,16 @@ def _decode_chinese_legacy(data: bytes) -> str | None:
 
 # --- cleaning --------------------------------------------------------------------------------
 
-_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _PINYIN_LETTERS = "a-zāáǎàēéěèīíǐìōóǒòūúǔùüǖǘǚǜńňǹḿêếề\u0304\u030c"
 _TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿếề\u0304\u030c1-5"
 # 區(qū) -> 區: a parenthesised lowercase gloss right after a CJK character, in ASCII or full-width parentheses. Only
 # a candidate: `_is_gloss` removes it when it spells the pypinyin reading of the characters before it, so
 # "火参果（kiwano）", "(app)", "公司(a)", "(ABC)" or "(2021)" after Chinese text stay.
-_GLOSS = re.compile(rf"(?<=[{_CJK}])[(（]([{_PINYIN_LETTERS}][{_PINYIN_LETTERS}1-5]{{0,47}})[)）]")
+_GLOSS = re.compile(rf"(?<=[{CJK_RANGES}])[(（]([{_PINYIN_LETTERS}][{_PINYIN_LETTERS}1-5]{{0,47}})[)）]")
 # A gloss whose character was lost in a bad re-encoding leaves "?qǐng)": dropped when it is one real pinyin syllable
 # with a tone (there is no character left to check its reading against).
 _BROKEN_GLOSS = re.compile(rf"\?((?=[{_PINYIN_LETTERS}1-5]*[{_TONED}])[{_PINYIN_LETTERS}]{{1,6}}[1-5]?)\)\|?")
-_CJK_RUN = re.compile(rf"[{_CJK}]{{1,8}}$")
+_CJK_RUN = re.compile(rf"[{CJK_RANGES}]{{1,8}}$")
 
 
 def _toneless(syllables: str) -> str:

@@ -7,11 +7,10 @@ import html
 from collections.abc import Iterable
 from typing import Any
 
-from ..answers import CANNOT_ANSWER
+from ..answers import CANNOT_ANSWER, NOT_IN_ARTICLES
 from ..chat import Conversation, Turn
 from ..metadata import display_date
 
-NOT_IN_ARTICLES = "Not in the articles."
 _MD_ESCAPES = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'*_`[]#|~\\$"})
 
 
