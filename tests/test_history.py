@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from citechat.history import FILENAME, History, HistoryError, new_owner_id
+from citechat.errors import HistoryError
+from citechat.history import FILENAME, History, new_owner_id
 
 
 def answer(question: str, source: str = "a.txt", text: str = "Liu Sheng presented flags.") -> dict:

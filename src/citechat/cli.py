@@ -17,7 +17,8 @@ from typing import Annotated, Any, get_args
 import typer
 
 from . import __version__, commands
-from .commands import EXIT_USAGE, Options
+from .commands import Options
+from .errors import EXIT_USAGE
 
 
 class LLM(str, Enum):

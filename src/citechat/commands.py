@@ -11,13 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import SettingsError
+from .errors import CitechatError, SettingsError, UsageError, error_record
 from .metadata import display_date
 
 if TYPE_CHECKING:
     from .filters import ArticleFilter
 
-EXIT_USAGE = 2
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -84,9 +83,8 @@ def ingest(opts: Options, paths: list[Path], no_progress: bool) -> int:
     paths = [Path(p) for p in paths] or [Path(engine.settings.data_dir)]
     missing = [p for p in paths if not p.exists()]
     if missing and len(missing) == len(paths):
-        print(f"error: {', '.join(map(str, missing))} does not exist. Give an article file or folder "
-              f"(default: {engine.settings.data_dir}).", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f"{', '.join(map(str, missing))} does not exist. Give an article file or folder "
+                         f"(default: {engine.settings.data_dir}).")
     report = engine.ingest(paths, progress=not no_progress)
     for kind in ("added", "updated", "removed", "refreshed"):
         for s in getattr(report, kind):
@@ -104,11 +102,9 @@ def ask(opts: Options, question: str | None, as_json: bool, jsonl: Path | None, 
     if jsonl is not None:
         return ask_jsonl(opts, Path(jsonl), filters)
     if question is None:
-        print("error: give a question, e.g. citechat ask \"Who presented flags in Luohu?\"", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError('give a question, e.g. citechat ask "Who presented flags in Luohu?"')
     if as_json and as_markdown:
-        print("error: choose one of --json and --markdown", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError("choose one of --json and --markdown")
     engine = opts.engine(create=False)
     quiet = as_json or as_markdown  # the LLM's draft words go to stderr, the document to stdout
     try:
@@ -124,10 +120,9 @@ def ask(opts: Options, question: str | None, as_json: bool, jsonl: Path | None, 
         else:
             ans = engine.ask(question, filters)
     except (QuestionError, FilterError) as e:
-        if as_json:
-            print(json.dumps({"question": question, "error": str(e)}, ensure_ascii=False))
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        if as_json:  # the document on stdout, the one line on stderr (cli._run)
+            print(json.dumps(error_record(e, question=question), ensure_ascii=False))
+        raise
     assert ans is not None  # ask_stream ends with the checked answer
     if as_markdown:
         from .export import question_markdown
@@ -151,9 +146,7 @@ def ask_jsonl(opts: Options, path: Path, filters: ArticleFilter | None = None) -
     from .errors import QuestionError
 
     if not path.is_file():
-        print(f"error: {path} is not a file. Give a JSONL file of {{\"id\": ..., \"question\": ...}} lines.",
-              file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f'{path} is not a file. Give a JSONL file of {{"id": ..., "question": ...}} lines.')
     engine = opts.engine(create=False)
     engine.allowed_sources(filters)  # a filter that allows no article fails once, before any question
     engine.warm_up()
@@ -166,7 +159,7 @@ def ask_jsonl(opts: Options, path: Path, filters: ArticleFilter | None = None) -
                 item = _read_question(line)
             except ValueError as e:  # json.JSONDecodeError is a ValueError
                 failures += 1
-                print(json.dumps({"id": None, "line": lineno, "error": f"bad input line: {e}"}))
+                print(json.dumps(error_record(UsageError(f"bad input line: {e}"), id=None, line=lineno)))
                 continue
             try:
                 ans = engine.ask(item["question"], filters)
@@ -174,8 +167,7 @@ def ask_jsonl(opts: Options, path: Path, filters: ArticleFilter | None = None) -
                 print(json.dumps(ans.to_json(), ensure_ascii=False), flush=True)
             except QuestionError as e:
                 failures += 1
-                print(json.dumps({"id": item.get("id"), "question": item["question"], "error": str(e)},
-                                 ensure_ascii=False))
+                print(json.dumps(error_record(e, id=item.get("id"), question=item["question"]), ensure_ascii=False))
     return 1 if failures else 0
 
 
@@ -185,13 +177,11 @@ def evaluate(opts: Options, file: Path, as_json: bool, answers: Path | None, com
 
     path = Path(file)
     if not path.is_file():
-        print(f"error: {path} is not a file (expected a dev.jsonl-style question set)", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f"{path} is not a file (expected a dev.jsonl-style question set)")
     try:
         cases = read_cases(path)
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(str(e)) from e
     engine = opts.engine(create=False)
     res, answered = run_eval(engine, cases, compare_prefill=compare_prefill)
     if as_json:
@@ -218,14 +208,16 @@ def list_articles(opts: Options) -> int:
 
 def remove(opts: Options, sources: list[str]) -> int:
     engine = opts.engine(create=False)
-    status = 0
+    unknown = []
     for source in sources:
         if engine.remove(source):
             print(f"removed  {source}")
         else:
-            print(f"error: {source} is not in the index (see `citechat list`)", file=sys.stderr)
-            status = EXIT_USAGE
-    return status
+            unknown.append(source)
+    if unknown:  # the others are removed first
+        raise UsageError(f"{', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not in the index "
+                         "(see `citechat list`)")
+    return 0
 
 
 _CHROMA_OWNED = {"chroma.sqlite3", "chroma.sqlite3-journal", "chroma.sqlite3-wal", "chroma.sqlite3-shm"}
@@ -250,12 +242,10 @@ def rebuild(opts: Options, no_progress: bool) -> int:
     settings = opts.settings()
     index_dir, data_dir = Path(settings.index_dir).resolve(), Path(settings.data_dir).resolve()
     if data_dir == index_dir or index_dir in data_dir.parents:
-        print(f"error: the article folder {data_dir} is inside the index folder {index_dir}; refusing to rebuild. "
-              "Use a separate --index-dir.", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f"the article folder {data_dir} is inside the index folder {index_dir}; refusing to "
+                         "rebuild. Use a separate --index-dir.")
     if not data_dir.is_dir():
-        print(f"error: the article folder {data_dir} does not exist; nothing to rebuild from.", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f"the article folder {data_dir} does not exist; nothing to rebuild from.")
     from .engine import Engine
     from .store import Store
 
@@ -339,8 +329,9 @@ def serve(opts: Options, host: str | None, port: int | None, ingest_first: bool)
             print(engine.ingest().summary())
         engine.warm_up()
     except ValueError as e:  # a bad value found while building the engine: one line, like a settings error
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        if isinstance(e, CitechatError):
+            raise
+        raise UsageError(str(e)) from e
     if not engine.store.list_articles():
         print(f"warning: the index in {settings.index_dir} is empty; run `citechat ingest` or start with --ingest",
               file=sys.stderr)

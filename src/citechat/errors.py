@@ -3,9 +3,27 @@ prints it as one line (exit 2), the web app shows it in the conversation."""
 
 from __future__ import annotations
 
+EXIT_USAGE = 2  # the exit code of every CitechatError on the command line (cli._run)
+
 
 class CitechatError(Exception):
     """Base of the errors a user can act on."""
+
+
+def error_record(error: BaseException, **context: object) -> dict[str, object]:
+    """The one JSON shape of an error (`ask --json`, `ask --jsonl`, the /chat API): `error` is the message a
+    user reads, `kind` the error's class; `context` adds what it was about (id, question, line)."""
+    return {**context, "error": str(error), "kind": type(error).__name__}
+
+
+class UsageError(CitechatError, ValueError):
+    """A command was given something it can't use (a missing file, clashing options); the message says what to
+    give instead. The command line prints it as one line and exits 2, like every CitechatError."""
+
+
+class HistoryError(CitechatError, LookupError):
+    """A conversation id that is malformed or does not belong to this owner (the two are not told apart), or a
+    turn that is already stored."""
 
 
 class SettingsError(CitechatError, ValueError):

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import HistoryError
+
 FILENAME = "conversations.sqlite"
 MAX_TITLE = 200
 
@@ -39,10 +41,6 @@ CREATE TABLE IF NOT EXISTS citations (
 CREATE INDEX IF NOT EXISTS citations_turn ON citations (conversation, turn);
 CREATE TABLE IF NOT EXISTS owners (owner TEXT PRIMARY KEY, open TEXT);
 """
-
-
-class HistoryError(LookupError):
-    """A conversation id that is malformed or does not belong to this owner (the two are not told apart)."""
 
 
 @dataclass

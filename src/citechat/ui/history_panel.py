@@ -21,8 +21,8 @@ from typing import Any
 import gradio as gr
 
 from ..chat import Conversation, Turn
-from ..errors import StoreUnavailable
-from ..history import History, HistoryError, new_owner_id
+from ..errors import HistoryError, StoreUnavailable
+from ..history import History, new_owner_id
 from .render import md_esc, message_markdown
 
 log = logging.getLogger(__name__)
