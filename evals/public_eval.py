@@ -128,7 +128,8 @@ def run_set(name: str, questions: list[Question], shipped: bool, misses: int = 0
 
     def article_text(source: str) -> str | None:
         if source not in texts:
-            texts[source] = engine.store.article_text(source)
+            art = engine.read_articles([source]).get(source)
+            texts[source] = art.text if art is not None else None
         return texts[source]
 
     systems = {"citechat": Tally(), "naive BM25 top-1": Tally(), "naive dense top-1": Tally()}

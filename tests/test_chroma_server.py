@@ -12,7 +12,7 @@ import pytest
 
 from citechat.config import Settings
 from citechat.engine import Engine
-from citechat.store import IndexProblem
+from citechat.errors import IndexProblem
 
 from browser_support import free_port, start_chroma_server
 from conftest import ARTICLES

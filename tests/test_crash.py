@@ -72,4 +72,4 @@ def test_sigkill_during_ingest_then_recover(run, tmp_path, embedder, encoder, in
     ans = engine.ask("How many cyclists crossed the Quillon bridge on day one?")
     assert ans.answerable and "8,642" in ans.answer
     c = ans.citations[0]
-    assert engine.store.article_text(c.source)[c.start:c.end] == c.text
+    assert engine.read_articles([c.source])[c.source].text[c.start:c.end] == c.text

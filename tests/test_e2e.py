@@ -13,7 +13,7 @@ def test_luohu_flags(corpus_engine):
     c = ans.citations[0]
     assert c.source == "001_a87b5d3a02c24cc1.txt"
     assert "presented flags to the 11 leading units" in c.text
-    assert corpus_engine.store.article_text(c.source)[c.start:c.end] == c.text
+    assert corpus_engine.read_articles([c.source])[c.source].text[c.start:c.end] == c.text
 
 
 def test_dev_set_quality(corpus_engine):
@@ -32,7 +32,7 @@ def test_dev_set_quality(corpus_engine):
     # Every citation is verbatim article text at its offsets.
     for a in answers:
         for c in a.citations:
-            assert corpus_engine.store.article_text(c.source)[c.start:c.end] == c.text
+            assert corpus_engine.read_articles([c.source])[c.source].text[c.start:c.end] == c.text
 
 
 def test_cross_language_english_question_chinese_article(corpus_engine):

@@ -68,7 +68,7 @@ def test_answers_come_from_new_articles(fresh_engine, question, source, expected
     assert ans.answerable, ans.answer
     assert expected in ans.answer
     assert ans.citations[0].source == source
-    text = fresh_engine.store.article_text(source)
+    text = fresh_engine.read_articles([source])[source].text
     for c in ans.citations:
         assert text[c.start:c.end] == c.text
         assert len(c.text) <= 400
@@ -141,7 +141,7 @@ def test_how_many_in_chinese_cites_the_whole_sentence_with_the_number(case_engin
     assert "86個綜合受理窗口" in cited.text
     # the whole sentence, with its subject: 50-character clauses used to cut the number from the subject
     assert cited.text.startswith("東湖區新建的政務服務中心") and cited.text.endswith("。")
-    assert case_engine.store.article_text("service_zh.txt")[cited.start:cited.end] == cited.text
+    assert case_engine.read_articles(["service_zh.txt"])["service_zh.txt"].text[cited.start:cited.end] == cited.text
 
 
 def test_a_byline_is_never_an_answer(case_engine):

@@ -90,7 +90,7 @@ cp -a "$MNT/index" {out}/done""")
 
 RAISE_FULL = """
 import errno, sqlite3, sys
-from citechat.store_errors import disk_full_reason
+from citechat.store import disk_full_reason
 d = sys.argv[1]
 try:
     with open(d + "/fill", "wb") as fh:
@@ -127,15 +127,14 @@ def test_real_enospc_errors_are_recognised(tmp_path):
 def test_store_refuses_a_write_that_does_not_fit(tmp_path, embedder, monkeypatch):
     """The space check before a write (what keeps Chroma from starting a write that cannot finish): with the
     margin raised above the free space of tmp_path's real file system, an add is refused and nothing is written."""
-    from citechat import store_errors
     from citechat.errors import IndexFull
-    from citechat.store import Store
+    from citechat.store import Store, guard
 
     store = Store(Settings(index_dir=tmp_path / "index"), embedder.name)
-    free = store_errors.free_bytes(tmp_path)
+    free = guard.free_bytes(tmp_path)
     assert free is not None and free > 0
-    monkeypatch.setattr(store_errors, "SPACE_MARGIN", free + 1)  # the real free space, just not enough
+    monkeypatch.setattr(guard, "SPACE_MARGIN", free + 1)  # the real free space, just not enough
     with pytest.raises(IndexFull, match=f"index folder {tmp_path / 'index'} is full"):
         store.articles.upsert(ids=["a"], documents=["text"], metadatas=[{"x": 1}], embeddings=[[0.1] * 8])
-    monkeypatch.setattr(store_errors, "SPACE_MARGIN", 0)
+    monkeypatch.setattr(guard, "SPACE_MARGIN", 0)
     assert store.articles.count() == 0

@@ -86,7 +86,7 @@ def test_ingest_refreshes_stale_metadata_without_re_embedding(make_engine, tmp_p
     engine = make_engine(data_dir=data)
     engine.ingest(progress=False)
     source = "004_cdb4b5fdbd235da2.txt"
-    fresh = engine.store.article_metadata([source])[source]
+    fresh = engine.read_articles([source], text=False)[source].meta
     assert fresh["date"] == "2022-02-08" and fresh["outlet"] == "Bincheng Times"
     old = {**fresh, "date": "", "outlet": "", "metadata_version": 1}
     old.pop("date_at")
@@ -97,7 +97,7 @@ def test_ingest_refreshes_stale_metadata_without_re_embedding(make_engine, tmp_p
     assert report.refreshed == [source] and report.updated == report.added == []
     assert len(report.unchanged) == 5 and "1 with new metadata" in report.summary()
     assert engine.embedder.calls == calls and _sentence_counts(engine) == counts
-    stored = engine.store.article_metadata([source])[source]
+    stored = engine.read_articles([source], text=False)[source].meta
     assert (stored["date"], stored["outlet"], stored["date_at"]) == ("2022-02-08", "Bincheng Times", fresh["date_at"])
     assert stored["sentences"] == fresh["sentences"] and stored["content_hash"] == fresh["content_hash"]
     assert engine.store.revision() != revision  # other processes see the change
@@ -176,7 +176,7 @@ def test_large_ingest_through_workers_is_complete(make_engine, tmp_path):
     ids, texts, metas = engine.store.all_sentences()
     assert len(ids) == len(set(ids)) == sum(a.sentences for a in arts.values()) >= 1200
     for t, m in list(zip(texts, metas))[::97]:
-        assert t and t == engine.store.article_text(m["source"])[m["start"]: m["end"]]
+        assert t and t == engine.read_articles([m["source"]])[m["source"]].text[m["start"]: m["end"]]
     # Dense search finds a sentence by its own text.
     probe_text = texts[len(texts) // 2]
     hits = engine.retriever.dense.retrieve(probe_text)

@@ -90,18 +90,18 @@ def test_upload_to_a_full_index_folder_says_so_and_keeps_the_index(make_engine, 
     """The upload shares the ingest path: with less room than a write needs (the space margin raised above the
     real free space - filling the disk for real is tests/test_full_disk.py's job), it raises IndexFull, which
     the Library tab shows as its one line; the index is left as it was."""
-    from citechat import store_errors
     from citechat.errors import IndexFull
+    from citechat.store import guard
 
     data = tmp_path / "articles"
     data.mkdir()
     engine = make_engine(data_dir=data)
     add_upload(engine, "first.txt", b"A first story.\n\nIt has a second sentence.")
-    monkeypatch.setattr(store_errors, "SPACE_MARGIN", store_errors.free_bytes(tmp_path) + 1)
+    monkeypatch.setattr(guard, "SPACE_MARGIN", guard.free_bytes(tmp_path) + 1)
     with pytest.raises(IndexFull, match=f"index folder {engine.settings.index_dir} is full .* articles already "
                                          "indexed are kept"):
         add_upload(engine, "second.txt", b"A second story.\n\nWith two sentences too.")
-    monkeypatch.setattr(store_errors, "SPACE_MARGIN", 0)
+    monkeypatch.setattr(guard, "SPACE_MARGIN", 0)
     assert sorted(engine.store.list_articles()) == ["first.txt"]
     assert engine.store.sentence_sources() == {"first.txt"}
     assert sorted(p.name for p in data.iterdir()) == ["first.txt"]  # the failed upload's file is rolled back
@@ -126,22 +126,22 @@ def test_a_failed_replacing_upload_puts_the_old_file_and_its_index_back(make_eng
     """Indexing the new version fails (the space margin raised above the free space, as in the test above): the
     old file is back in the article folder, a copy of it is in .deleted/, and once there is room the next ingest
     answers from the old text, not the rejected upload."""
-    from citechat import store_errors
     from citechat.errors import IndexFull
+    from citechat.store import guard
 
     data = tmp_path / "articles"
     data.mkdir()
     engine = make_engine(data_dir=data)
     old = b"The old story.\n\nIt names Alice Old as the winner."
     add_upload(engine, "story.txt", old)
-    monkeypatch.setattr(store_errors, "SPACE_MARGIN", store_errors.free_bytes(tmp_path) + 1)
+    monkeypatch.setattr(guard, "SPACE_MARGIN", guard.free_bytes(tmp_path) + 1)
     with pytest.raises(IndexFull):
         add_upload(engine, "story.txt", b"The new story.\n\nIt names Bob New as the winner.")
-    monkeypatch.setattr(store_errors, "SPACE_MARGIN", 0)
+    monkeypatch.setattr(guard, "SPACE_MARGIN", 0)
     assert (data / "story.txt").read_bytes() == old
     assert [p.read_bytes() for p in (data / ".deleted").iterdir()] == [old]
     engine.ingest([data], progress=False)
-    text = engine.store.article_text("story.txt")
+    text = engine.read_articles(["story.txt"])["story.txt"].text
     assert "Alice Old" in text and "Bob New" not in text
 
 

@@ -85,12 +85,12 @@ def _engine_on(chroma, collection: str, embedder, encoder, tmp_path) -> Engine:
 def test_engine_raises_store_unavailable_then_recovers(chroma, embedder, encoder, tmp_path, monkeypatch):
     import httpx
 
-    from citechat import store_errors
+    from citechat.store import guard
 
     engine = _engine_on(chroma, "outage_engine", embedder, encoder, tmp_path)
     assert engine.ask(LUOHU).answerable
     waits: list[float] = []  # the guard's pauses between tries, recorded instead of slept
-    monkeypatch.setattr(store_errors, "time", type("Clock", (), {"sleep": staticmethod(waits.append)}))
+    monkeypatch.setattr(guard, "time", type("Clock", (), {"sleep": staticmethod(waits.append)}))
     chroma.stop()
     with pytest.raises(StoreUnavailable, match="index server at " + chroma.url.replace(".", r"\.")) as raised:
         engine.ask(LUOHU)
@@ -227,37 +227,36 @@ class FlakyCollection:
 def test_guard_retries_a_refused_connection_then_fails_fast(monkeypatch):
     import httpx
 
-    from citechat import store_errors
+    from citechat.store import guard
 
-    monkeypatch.setattr(store_errors, "RETRY_DELAYS", (0.01, 0.02))
+    monkeypatch.setattr(guard, "RETRY_DELAYS", (0.01, 0.02))
     col = FlakyCollection(httpx.ConnectError("refused"), httpx.ConnectError("refused"))
-    guarded = store_errors.GuardedCollection(col, "http://127.0.0.1:1", True)
+    guarded = guard.GuardedCollection(col, "http://127.0.0.1:1", True)
     assert guarded.count() == 7 and col.calls == 3  # recovered on the third try
     assert guarded.metadata == {"citechat_schema": 1}  # attributes pass through
     col = FlakyCollection(*[httpx.ConnectError("refused")] * 5)
-    guarded = store_errors.GuardedCollection(col, "http://127.0.0.1:1", True)
+    guarded = guard.GuardedCollection(col, "http://127.0.0.1:1", True)
     with pytest.raises(StoreUnavailable, match=r"index server at http://127\.0\.0\.1:1 is not answering"):
         guarded.query(query_embeddings=[[0.0]])  # the dense path (SentenceVectorStore._query) goes through it
     assert col.calls == 3
     col = FlakyCollection(httpx.ReadTimeout("slow"))
     with pytest.raises(StoreUnavailable):
-        store_errors.GuardedCollection(col, "http://127.0.0.1:1", True).count()
+        guard.GuardedCollection(col, "http://127.0.0.1:1", True).count()
     assert col.calls == 1  # a timeout may have run on the server: no retry
 
 
 def test_guard_names_the_folder_of_a_local_store():
-    from citechat import store_errors
+    from citechat.store import guard
 
     col = FlakyCollection(TimeoutError("disk"))
     with pytest.raises(StoreUnavailable, match="index folder /srv/idx"):
-        store_errors.GuardedCollection(col, "/srv/idx", False).count()
+        guard.GuardedCollection(col, "/srv/idx", False).count()
 
 
 def test_store_collections_and_dense_store_are_guarded(tmp_path, embedder):
-    from citechat.store import Store
-    from citechat.store_errors import GuardedCollection
+    from citechat.store import GuardedCollection, Store
 
     store = Store(Settings(index_dir=tmp_path / "i"), embedder.name)
     assert all(isinstance(c, GuardedCollection) for c in (store.sentences, store.articles, store.meta))
-    assert isinstance(store.vector_store._collection, GuardedCollection)
+    assert isinstance(store._vectors._collection, GuardedCollection)
     assert store.count() == 0 and store.list_articles() == {}

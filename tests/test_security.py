@@ -58,14 +58,14 @@ def test_odd_text_is_indexed_and_answered(make_engine, tmp_path):
     engine = make_engine(data_dir=data)
     rep = engine.ingest(progress=False)
     assert sorted(rep.added) == sorted(p.name for p in data.iterdir()) and not rep.skipped
-    assert "\u200b" not in engine.store.article_text("zw.txt")
+    assert "\u200b" not in engine.read_articles(["zw.txt"])["zw.txt"].text
     ans = engine.ask("How many visitors came to the harbour museum on Friday?")
     assert ans.answerable and "5,310" in ans.answer
     ans = engine.ask("How many cars did the ferry Kestrel carry?")
     assert ans.answerable and "777" in ans.answer
     for a in [engine.ask("How many steps does the lighthouse have?")]:
         for c in a.citations:
-            assert engine.store.article_text(c.source)[c.start:c.end] == c.text
+            assert engine.read_articles([c.source])[c.source].text[c.start:c.end] == c.text
 
 
 def test_logs_are_structured_and_hold_no_article_text_or_secrets(tmp_path):

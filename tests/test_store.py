@@ -1,4 +1,4 @@
-"""The store (store.py, sentence_store.py) against a real Chroma folder, with a tiny hash embedder: no model is
+"""The store (store/index.py, store/sentences.py) against a real Chroma folder, with a tiny hash embedder: no model is
 loaded, so these run in seconds."""
 
 from __future__ import annotations
@@ -7,13 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from llama_index.core.vector_stores.types import VectorStoreQuery
 
 from citechat.chunking import split_sentences
 from citechat.errors import IndexOutdated, IndexProblem
 from citechat.indexing import Indexer
 from citechat.loading import load_article
-from citechat.store import Store
+from citechat.store import Store, StoredSentence
 
 from conftest import WordHashEmbedder, local_only, make_settings
 
@@ -75,16 +74,20 @@ def test_article_records(setup):
     _, store, indexer, data = setup
     indexer.ingest([data], progress=False)
     harbour = load_article(data / "harbour.txt")
-    meta, text = store.article("harbour.txt")
-    assert text == harbour.text
-    assert meta["title"] == "Harbour ferry returns" and meta["content_hash"] == harbour.content_hash
-    assert store.article("no-such.txt") == ({}, "")
-    got = store.article_metadata(["market.txt", "no-such.txt"])
-    assert list(got) == ["market.txt"] and got["market.txt"]["title"] == "Night market opens"
-    assert store.article_metadata([]) == {}
-    assert store.article_text("harbour.txt") == harbour.text
-    assert store.article_text("no-such.txt") is None
-    assert set(store.article_texts(["harbour.txt", "market.txt", "harbour.txt"])) == {"harbour.txt", "market.txt"}
+    got = store.read_articles(["harbour.txt"])
+    assert list(got) == ["harbour.txt"] and got["harbour.txt"].text == harbour.text
+    art = got["harbour.txt"]
+    assert art.title == "Harbour ferry returns" and art.content_hash == harbour.content_hash
+    assert art.meta["title"] == art.title and art.meta["content_hash"] == harbour.content_hash
+    assert store.read_articles(["no-such.txt"]) == {}
+    got = store.read_articles(["market.txt", "no-such.txt"], text=False)
+    assert list(got) == ["market.txt"] and got["market.txt"].title == "Night market opens"
+    assert got["market.txt"].text == ""  # not read
+    assert store.read_articles([]) == {}
+    both = store.read_articles(["market.txt", "harbour.txt", "market.txt"])  # duplicates are fine; asked-for order
+    assert list(both) == ["market.txt", "harbour.txt"] and both["market.txt"].text == MARKET
+    assert {s: a.meta for s, a in both.items()} == {s: a.meta for s, a in store.list_articles().items()}
+    assert all(a.text == "" for a in store.list_articles().values())
 
 
 def test_sentence_embeddings_are_the_stored_vectors(setup):
@@ -100,15 +103,31 @@ def test_sentence_embeddings_are_the_stored_vectors(setup):
     assert not np.allclose(got[ids[0]], got[ids[1]])
 
 
-def test_vector_query_cuts_text_from_the_article(setup):
+def test_nearest_cuts_text_from_the_article(setup):
     _, store, indexer, data = setup
     indexer.ingest([data], progress=False)
-    query = indexer.embedder.embed_documents(["It has forty stalls."])[0].tolist()
-    res = store.vector_store.query(VectorStoreQuery(query_embedding=query, similarity_top_k=2))
-    assert res.nodes[0].get_content() == "It has forty stalls."
-    assert res.nodes[0].metadata["source"] == "market.txt"
-    assert res.similarities[0] == pytest.approx(1.0, abs=1e-5)
-    assert res.similarities[0] > res.similarities[1]
+    query = indexer.embedder.embed_documents(["It has forty stalls."])[0]
+    got = store.nearest(query, 2)
+    assert len(got) == 2 and isinstance(got[0], StoredSentence)
+    assert got[0].text == "It has forty stalls."
+    assert got[0].metadata["source"] == "market.txt"
+    text = store.read_articles(["market.txt"])["market.txt"].text
+    assert text[got[0].metadata["start"]: got[0].metadata["end"]] == got[0].text
+    assert got[0].similarity == pytest.approx(1.0, abs=1e-5)
+    assert got[0].similarity > got[1].similarity
+    assert got[0] == store.nearest(query.tolist(), 1)[0]  # a list of floats does too
+
+
+def test_nearest_only_from_some_articles(setup):
+    _, store, indexer, data = setup
+    indexer.ingest([data], progress=False)
+    query = indexer.embedder.embed_documents(["It has forty stalls."])[0]
+    got = store.nearest(query, 50, sources=["harbour.txt"])
+    assert got and {s.metadata["source"] for s in got} == {"harbour.txt"}
+    assert len(got) == store.list_articles()["harbour.txt"].sentences
+    assert [s.similarity for s in got] == sorted((s.similarity for s in got), reverse=True)
+    assert store.nearest(query, 5, sources=[]) == []
+    assert store.nearest(query, 5, sources=["no-such.txt"]) == []
 
 
 def test_revision_moves_on_add_and_delete(setup):
@@ -137,7 +156,7 @@ def test_delete_article_removes_its_sentences(setup):
     assert "market.txt" not in store.sentence_sources()
     _, _, metas = store.all_sentences()
     assert {m["source"] for m in metas} == {"harbour.txt"}
-    assert store.article("market.txt") == ({}, "")
+    assert store.read_articles(["market.txt"]) == {}
 
 
 def test_an_interrupted_ingest_is_not_complete(setup):
@@ -146,7 +165,7 @@ def test_an_interrupted_ingest_is_not_complete(setup):
     indexer.ingest([data / "market.txt"], progress=False)
     harbour = load_article(data / "harbour.txt")
     nodes = indexer.embed.run(nodes=indexer.parser.article_nodes(harbour), show_progress=False)
-    store.vector_store.add(nodes)  # ... and then the process died before put_articles
+    store.add_sentences(nodes)  # ... and then the process died before put_articles
     assert "harbour.txt" in store.sentence_sources()
     assert "harbour.txt" not in store.list_articles()
     _, _, metas = store.all_sentences()
@@ -206,7 +225,7 @@ def test_the_text_cache_is_bounded(setup, monkeypatch):
     settings, store, indexer, data = setup
     indexer.ingest([data], progress=False)
     hashes = {s: a.content_hash for s, a in store.list_articles().items()}
-    monkeypatch.setattr("citechat.store.TEXT_CACHE_SIZE", 1)
+    monkeypatch.setattr("citechat.store.index.TEXT_CACHE_SIZE", 1)
     small = Store(settings, WordHashEmbedder.name, create=False)
     for _ in range(2):  # the second round reads again what the bound evicted
         got = small.current_texts(hashes)

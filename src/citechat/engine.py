@@ -23,7 +23,7 @@ from .llm import make_llm
 from .prompts import load_prompts
 from .question import analyse_question
 from .retrieval import OnnxCrossEncoder, Retriever
-from .store import Store
+from .store import Store, StoredArticle
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +90,11 @@ class Engine:
         sources = sorted({c.source for c in cits})
         if not sources:
             return
-        meta = self.store.article_metadata(sources)
+        arts = self.store.read_articles(sources, text=False)
         for c in cits:
-            m = meta.get(c.source, {})
-            c.title = c.title or str(m.get("title", ""))
-            c.outlet = c.outlet or str(m.get("outlet", ""))
-            c.date = c.date or str(m.get("date", ""))
+            a = arts.get(c.source)
+            if a is not None:
+                c.title, c.outlet, c.date = c.title or a.title, c.outlet or a.outlet, c.date or a.date
 
     def ask(self, question: str, filters: ArticleFilter | None = None) -> Answer:
         return final_item(self.ask_stream(question, filters), Answer)
@@ -104,7 +103,15 @@ class Engine:
         """The articles a filter allows (None: no filter); FilterError if it allows none."""
         if filters is None or filters.is_empty():
             return None
-        return filters.select(self.store.list_articles())
+        return filters.select(self.list_articles())
+
+    def list_articles(self) -> dict[str, StoredArticle]:
+        """Every indexed article (title, outlet, date, counts; no text), by file name."""
+        return self.store.list_articles()
+
+    def read_articles(self, sources: list[str], text: bool = True) -> dict[str, StoredArticle]:
+        """Some indexed articles, with their cleaned text unless `text=False`; ones not indexed are left out."""
+        return self.store.read_articles(sources, text)
 
     def ask_stream(self, question: str, filters: ArticleFilter | None = None) -> Iterator[str | Answer]:
         """Text deltas while an LLM writes (none for the extractive answerer), then the final `Answer`. `filters`:

@@ -150,7 +150,8 @@ def evaluate(engine: Any, cases: Iterable[EvalCase], warm: bool = True,
 
     def article_text(source: str) -> str:
         if source not in texts:
-            texts[source] = engine.store.article_text(source) or ""
+            art = engine.read_articles([source]).get(source)
+            texts[source] = art.text if art is not None else ""
         return texts[source]
 
     llm_answerer = getattr(engine.answerer, "calls", None) is not None

@@ -11,8 +11,6 @@ the nearest sentence of the same article with the full name.
 
 from __future__ import annotations
 
-from typing import Any
-
 from . import dictionary
 from .answers import CANNOT_ANSWER, Answer, Answerer, Citation
 from .config import AnswerSettings
@@ -22,7 +20,7 @@ from .language import is_cjk
 from .names import find_aliases
 from .question import QuestionInfo, has_date, has_number
 from .retrieval import Candidate, RetrievalResult
-from .store import Store
+from .store import Store, StoredArticle
 
 
 class Articles:
@@ -30,17 +28,18 @@ class Articles:
 
     def __init__(self, store: Store | None) -> None:
         self.store = store
-        self._articles: dict[str, tuple[dict[str, Any], str]] = {}
+        self._articles: dict[str, StoredArticle | None] = {}
         self._spans: dict[str, list[tuple[int, int]]] = {}
 
-    def article(self, source: str) -> tuple[dict[str, Any], str]:
-        """(metadata, cleaned text) of an article ({}, '' if unknown)."""
+    def article(self, source: str) -> StoredArticle | None:
+        """An article with its cleaned text (None if it is not indexed)."""
         if source not in self._articles:
-            self._articles[source] = self.store.article(source) if self.store is not None else ({}, "")
+            self._articles[source] = self.store.read_articles([source]).get(source) if self.store is not None else None
         return self._articles[source]
 
     def text(self, source: str) -> str:
-        return self.article(source)[1] or ""
+        art = self.article(source)
+        return art.text if art is not None else ""
 
     def sentence_spans(self, source: str) -> list[tuple[int, int]]:
         """Sentence offsets of an article, in order."""
@@ -158,7 +157,10 @@ class ExtractiveAnswerer(Answerer):
         named = bool(q.anchors & retrieved.corpus.article_tokens(source)) and not retrieved.unknown_terms
         if not (named or by_article[source] >= threshold / 3):
             return None
-        meta, text = articles.article(source)
+        art = articles.article(source)
+        if art is None:
+            return None
+        meta, text = art.meta, art.text
         key = "outlet" if q.wants_outlet else "date"
         value, at = meta.get(key), meta.get(f"{key}_at", -1)  # where the value is written ("February 7, 2022")
         span = _sentence_containing(text, value, articles.sentence_spans(source), at) if value and text else None

@@ -25,8 +25,7 @@ from .config import SCHEMA_VERSION, Settings
 from .embedding import Embedder
 from .errors import IndexFull
 from .loading import Article, LoadError, iter_article_files, load_article
-from .store import Store
-from .store_errors import check_space, write_bytes
+from .store import Store, check_space, write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ class Indexer:
         self.batch_articles = 32
         self.batch_chars = 80_000
         # Three stages overlap: this thread loads and splits files; an embed thread runs the embedding (in worker
-        # processes for large batches); a writer thread stores each batch through the SentenceVectorStore.
+        # processes for large batches); a writer thread stores each batch (`Store.add_sentences`).
         # Both steps are llama-index ingestion pipelines.
         n_workers = settings.ingest_workers if workers is None else workers
         self.split = IngestionPipeline(transformations=[self.parser], disable_cache=True)
@@ -156,8 +155,7 @@ class Indexer:
             raise
 
     def _write_batch(self, nodes: list, articles: list[Article]) -> int:
-        if nodes:
-            self.store.vector_store.add(nodes)
+        self.store.add_sentences(nodes)
         by_source: dict[str, list] = {}
         for n in nodes:
             by_source.setdefault(n.metadata["source"], []).append(n)

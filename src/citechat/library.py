@@ -117,7 +117,7 @@ def trash_copy(data_dir: Path, path: Path, move: bool = False) -> Path:
 def delete_article(engine: Engine, source: str) -> Path | None:
     """Remove an article from the index; move its file (if in the article folder) to `.deleted/`.
     Returns the file's new path, or None if there was no file."""
-    stored = engine.store.list_articles().get(source)
+    stored = engine.list_articles().get(source)
     if stored is None:
         raise UploadError(f"{source} is not in the index")
     engine.remove(source)

@@ -25,5 +25,6 @@ def setup_logging(verbose: bool = False, fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO if verbose or fmt == "json" else logging.WARNING)
-    for name in ("chromadb", "bm25s", "jieba", "httpx", "urllib3", "sentence_transformers", "httpcore", "openai"):
+    # (Chroma's logger is quieted by citechat.store.client, the one module that opens Chroma clients)
+    for name in ("bm25s", "jieba", "httpx", "urllib3", "sentence_transformers", "httpcore", "openai"):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -1,11 +1,10 @@
-"""Dense retrieval: the sentences nearest the question's embedding, from the store's Chroma collection."""
+"""Dense retrieval: the sentences nearest the question's embedding (`Store.nearest`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
-from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter, MetadataFilters, VectorStoreQuery
 
 from ..embedding import Embedder
 from ..store import Store
@@ -35,17 +34,10 @@ class DenseRetriever:
         qvec = query.embedding if query.embedding is not None else self.embed(query.text)
         if self.store.count() == 0:
             return []
-        filters = None
-        if query.sources is not None:
-            filters = MetadataFilters(filters=[MetadataFilter(key="source", value=list(query.sources),
-                                                              operator=FilterOperator.IN)])
-        res = self.store.vector_store.query(
-            VectorStoreQuery(query_embedding=np.asarray(qvec).tolist(), similarity_top_k=self.top_k, filters=filters))
         out = []
-        # SentenceVectorStore: nodes + cosine
-        for node, cos in zip(res.nodes or [], res.similarities or [], strict=False):
-            c = Candidate.from_record(node.node_id, node.get_content(), node.metadata)
-            c.scores.dense = cos
+        for s in self.store.nearest(qvec, self.top_k, query.sources):
+            c = Candidate.from_record(s.id, s.text, s.metadata)
+            c.scores.dense = s.similarity
             out.append(c)
         return out
 

@@ -46,12 +46,11 @@ class AppState:
 
     def articles_for(self, conv: Conversation) -> dict[str, str]:
         sources = sorted(set(cited_sources(conv)))
-        return self.engine.store.article_texts(sources)
+        return {s: a.text for s, a in self.engine.read_articles(sources).items()}
 
     def hashes(self, sources: list[str]) -> dict[str, str]:
         """Current content hash of each indexed article among `sources` (deleted ones are left out)."""
-        meta = self.engine.store.article_metadata(sorted(set(sources)))
-        return {s: str(m.get("content_hash", "")) for s, m in meta.items()}
+        return {s: a.content_hash for s, a in self.engine.read_articles(sorted(set(sources)), text=False).items()}
 
     def panel(self, conv: Conversation, active: str | None) -> str:
         """The sources panel, each citation checked against its article as it is now. During an index outage: the
@@ -67,7 +66,7 @@ class AppState:
         return HistoryPanel(History.in_folder(folder), self.panel, self.hashes, browser_secret(folder))
 
     def library_rows(self) -> list[list[Any]]:
-        arts = self.engine.store.list_articles()
+        arts = self.engine.list_articles()
         return [[a.source, _clip(a.title, 80), a.outlet, display_date(a.date), a.chunks, a.sentences]
                 for a in sorted(arts.values(), key=lambda a: a.source)]
 
@@ -224,12 +223,12 @@ def build_app(engine: Engine) -> gr.Blocks:
     def api_article(source: str) -> str:
         """The whole text of one indexed article (the sources panel's "Open the whole article" fetches it)."""
         try:
-            text = engine.store.article_texts([source]).get(source)
+            art = engine.read_articles([source]).get(source)
         except StoreUnavailable as e:
             raise gr.Error(str(e)) from e
-        if text is None:
+        if art is None:
             raise gr.Error(f"No article named {source!r} is indexed (it may have been deleted since this answer).")
-        return text
+        return art.text
 
     # delete_cache: Gradio's copies of served files (exports, uploads) older than a day go, checked hourly
     with gr.Blocks(title="citechat", analytics_enabled=False, delete_cache=(3600, 86400)) as demo:

@@ -28,7 +28,7 @@ DATE_HINT = "YYYY-MM-DD"
 
 def article_choices(engine: Engine) -> list[tuple[str, str]]:
     """(label, file name) of every indexed article, by title; the file name tells equal titles apart."""
-    arts = sorted(engine.store.list_articles().values(), key=lambda a: ((a.title or a.source).lower(), a.source))
+    arts = sorted(engine.list_articles().values(), key=lambda a: ((a.title or a.source).lower(), a.source))
     out = []
     for a in arts:
         title = a.title if len(a.title) <= 60 else a.title[:59] + "…"
@@ -38,7 +38,7 @@ def article_choices(engine: Engine) -> list[tuple[str, str]]:
 
 def outlet_choices(engine: Engine) -> list[str]:
     """The distinct outlets of the indexed articles."""
-    return sorted({a.outlet.strip() for a in engine.store.list_articles().values() if a.outlet.strip()},
+    return sorted({a.outlet.strip() for a in engine.list_articles().values() if a.outlet.strip()},
                   key=str.lower)
 
 

@@ -1,8 +1,8 @@
 """The sentence collection as llama-index sees it: `SentenceVectorStore`, a `ChromaVectorStore` with lean
 records, and the packing of sentence metadata into those records.
 
-`Store` (store.py) owns the Chroma client and hands this adapter its sentence collection; nothing here opens a
-connection or imports chromadb.
+`Store` (index.py) owns the Chroma client, hands this adapter its sentence collection and keeps the adapter to
+itself (`Store.add_sentences`, `Store.nearest`); nothing here opens a connection or imports chromadb.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Store outages: every call `Store` makes to a Chroma collection goes through `GuardedCollection`, which retries
 a refused connection briefly and then raises `StoreUnavailable` (a plain-words error every surface can show)
-instead of the HTTP client's own exception. Nothing here opens a connection: store.py hands in the collections.
+instead of the HTTP client's own exception. Nothing here opens a connection: `Store` (index.py) hands in the
+collections.
 
 The HTTP client reconnects by itself on its next request, so once the server is back the next call succeeds.
 
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from .errors import IndexFull, IndexProblem, StoreUnavailable
+from ..errors import IndexFull, IndexProblem, StoreUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
-"""The persisted index: a Chroma database under `index/` (or, later, a Chroma server).
+"""`Store`: the three Chroma collections of one index, and everything the rest of citechat reads or writes there.
 
 Three collections:
 - `<prefix>_sentences`: one lean record per sentence (embedding, source, content hash, packed offsets), written
-  and queried through `SentenceVectorStore` (sentence_store.py), a llama-index `ChromaVectorStore`. The sentence
-  text is not stored again: it is the article's cleaned text between the offsets, so a citation is exact by
-  construction.
+  and queried through `SentenceVectorStore` (sentences.py), a llama-index `ChromaVectorStore` that stays private
+  to `Store` (`add_sentences`, `nearest`). The sentence text is not stored again: it is the article's cleaned
+  text between the offsets, so a citation is exact by construction.
 - `<prefix>_articles`: one record per article (cleaned text, title, outlet, date, content hash). It is written
   last during an ingest, so it marks an article as complete; sentences without it are leftovers.
 - `<prefix>_meta`: the revision record, changed on every add/replace/remove (other processes watch it).
@@ -16,20 +16,24 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import sqlite3
 import threading
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from cachetools import LRUCache
+from llama_index.core.schema import BaseNode
+from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter, MetadataFilters, VectorStoreQuery
 
-from .config import SCHEMA_VERSION, Settings
-from .errors import IndexFull, IndexOutdated, IndexProblem
-from .sentence_store import SentenceVectorStore, unpack_sentence_meta
-from .store_errors import GuardedCollection, disk_full_reason, server_unreachable
+from ..config import SCHEMA_VERSION, Settings
+from ..errors import IndexFull, IndexOutdated, IndexProblem
+from . import client
+from .client import check_index_folder, get_all
+from .guard import GuardedCollection, disk_full_reason
+from .sentences import SentenceVectorStore, unpack_sentence_meta
 
 log = logging.getLogger(__name__)
 
@@ -47,96 +51,29 @@ class StoredArticle:
     sentences: int
     chunks: int
     meta: dict[str, Any] = field(default_factory=dict, repr=False)  # the whole stored record metadata
+    text: str = field(default="", repr=False)  # the cleaned text, when it was read (`read_articles(text=True)`)
 
     @classmethod
-    def from_meta(cls, source: str, m: dict[str, Any]) -> StoredArticle:
+    def from_meta(cls, source: str, m: dict[str, Any], text: str = "") -> StoredArticle:
         return cls(
             source=source, title=str(m.get("title", "")), outlet=str(m.get("outlet", "")), date=str(m.get("date", "")),
             content_hash=str(m.get("content_hash", "")), path=str(m.get("path", "")),
-            sentences=int(m.get("sentences", 0)), chunks=int(m.get("chunks", 0)), meta=dict(m),
+            sentences=int(m.get("sentences", 0)), chunks=int(m.get("chunks", 0)), meta=dict(m), text=text,
         )
 
 
-def _get_all(collection: Any, include: list[str], page: int = 5000) -> dict[str, list]:
-    """collection.get() for every record, a page at a time (one huge get hits SQLite's variable limit)."""
-    out: dict[str, list] = {"ids": [], **{k: [] for k in include}}
-    offset = 0
-    while True:
-        got = collection.get(include=include, limit=page, offset=offset)
-        out["ids"] += got["ids"]
-        for k in include:
-            out[k] += list(got[k] or [])
-        if len(got["ids"]) < page:
-            return out
-        offset += page
+@dataclass(frozen=True)
+class StoredSentence:
+    """One sentence found by `Store.nearest`: its text is cut from its article's current text."""
 
-
-def _chroma_settings():
-    from chromadb.config import Settings as ChromaSettings
-
-    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-
-
-def _http_client(settings: Settings):
-    from urllib.parse import urlparse
-
-    import chromadb
-
-    url = urlparse(settings.chroma_url or "")
-    if url.scheme not in ("http", "https") or not url.hostname:
-        raise IndexProblem(f"CITECHAT_CHROMA_URL must look like http://host:port, not {settings.chroma_url!r}.")
-    headers = {}
-    if settings.chroma_token:
-        headers["Authorization"] = f"Bearer {settings.chroma_token.get_secret_value()}"
-    try:
-        client = chromadb.HttpClient(host=url.hostname, port=url.port or (443 if url.scheme == "https" else 8000),
-                                     ssl=url.scheme == "https", headers=headers, settings=_chroma_settings())
-        client.heartbeat()
-        return client
-    except Exception as e:  # noqa: BLE001 - connection errors come in many types (chromadb: a ValueError)
-        problem = server_unreachable(settings.chroma_url or "", e)
-        raise problem from problem.__cause__  # the StoreUnavailable (its own cause: e) that `doctor` reports
-
-
-def check_index_folder(index_dir: Path) -> None:
-    """Raise IndexProblem if `index_dir` exists but is not a readable citechat/Chroma index."""
-    if not index_dir.exists():
-        return
-    if not index_dir.is_dir():
-        raise IndexProblem(f"The index path {index_dir} is a file, not a folder. Move it away or set --index-dir.")
-    entries = [p for p in index_dir.iterdir() if not p.name.startswith(".") and p.name != "feedback.jsonl"]
-    if not entries:
-        return
-    db = index_dir / "chroma.sqlite3"
-    if not db.exists():
-        raise IndexProblem(
-            f"The folder {index_dir} is not a citechat index (no chroma.sqlite3). "
-            f"Run `citechat index rebuild --index-dir {index_dir}` to rebuild it from your articles, "
-            "or point --index-dir at an empty folder."
-        )
-    try:
-        # Read-write, not mode=ro: after a crash SQLite must recover the write-ahead log, which a read-only
-        # connection can't do ("attempt to write a readonly database"). The check itself writes nothing.
-        con = sqlite3.connect(str(db))
-        try:
-            con.execute("SELECT count(*) FROM collections").fetchone()
-            ok = con.execute("PRAGMA quick_check").fetchone()
-        finally:
-            con.close()
-    except sqlite3.DatabaseError as e:
-        raise IndexProblem(
-            f"The index in {index_dir} is corrupt ({e}). Run `citechat index rebuild` to rebuild it from your "
-            "articles; your article files are not touched."
-        ) from e
-    if not ok or ok[0] != "ok":
-        raise IndexProblem(
-            f"The index in {index_dir} is corrupt (sqlite check: {ok[0] if ok else 'no answer'}). "
-            "Run `citechat index rebuild`; your article files are not touched."
-        )
+    id: str
+    text: str
+    metadata: dict[str, Any]  # source, content_hash, sentence, start, end, chunk, chunk_start, chunk_end
+    similarity: float  # cosine similarity to the query vector
 
 
 class Store:
-    """Opens the Chroma collections for one index folder."""
+    """Opens the Chroma collections for one index folder (or server)."""
 
     def __init__(self, settings: Settings, embedder_name: str, create: bool = True) -> None:
         self.settings = settings
@@ -147,7 +84,7 @@ class Store:
         prefix = settings.collection
         names = (f"{prefix}_sentences", f"{prefix}_articles", f"{prefix}_meta")
         if self.remote:
-            self.client = _http_client(settings)
+            self.client = client.http_client(settings)
             if not create:
                 existing = {getattr(c, "name", c) for c in self.client.list_collections()}
                 if names[0] not in existing:
@@ -160,14 +97,11 @@ class Store:
                     f"{settings.data_dir} (or pass --index-dir)."
                 )
             check_index_folder(self.index_dir)
-        import chromadb
-
         try:
             if not self.remote:
-                self.index_dir.mkdir(parents=True, exist_ok=True)
-                self.client = chromadb.PersistentClient(path=str(self.index_dir), settings=_chroma_settings())
+                self.client = client.persistent_client(self.index_dir)
             meta = {"hnsw:space": "cosine", "citechat_schema": SCHEMA_VERSION, "embedder": embedder_name}
-            guard = lambda col: GuardedCollection(col, self.location, self.remote)  # outages: store_errors.py
+            guard = lambda col: GuardedCollection(col, self.location, self.remote)  # outages: guard.py
             self.sentences = guard(self.client.get_or_create_collection(names[0], metadata=meta))
             self.articles = guard(self.client.get_or_create_collection(names[1], metadata=meta))
             self.meta = guard(self.client.get_or_create_collection(names[2], metadata={"citechat_schema": SCHEMA_VERSION}))
@@ -187,7 +121,7 @@ class Store:
         # source -> (content hash, cleaned text); the lock because retrievers in several threads share it
         self._texts: LRUCache[str, tuple[str, str]] = LRUCache(maxsize=TEXT_CACHE_SIZE)
         self._texts_lock = threading.Lock()
-        self.vector_store = SentenceVectorStore(self.sentences, self.current_texts)
+        self._vectors = SentenceVectorStore(self.sentences, self.current_texts)
 
     def _check_compatible(self) -> None:
         for col in (self.sentences, self.articles):  # (the meta collection has no embedder)
@@ -208,18 +142,22 @@ class Store:
     # --- articles ---------------------------------------------------------------------------------
 
     def list_articles(self) -> dict[str, StoredArticle]:
-        got = _get_all(self.articles, ["metadatas"])
+        """Every complete article, without its text."""
+        got = get_all(self.articles, ["metadatas"])
         return {i: StoredArticle.from_meta(i, m or {}) for i, m in zip(got["ids"], got["metadatas"], strict=False)}
 
-    def article_text(self, source: str) -> str | None:
-        got = self.articles.get(ids=[source], include=["documents"])
-        return got["documents"][0] if got["ids"] else None
-
-    def article_texts(self, sources: list[str]) -> dict[str, str]:
-        if not sources:
+    def read_articles(self, sources: list[str], text: bool = True) -> dict[str, StoredArticle]:
+        """Some articles, in the order asked for, with their cleaned text unless `text=False`. Sources that are not
+        indexed are left out; a source asked for twice is read once."""
+        wanted = list(dict.fromkeys(sources))
+        if not wanted:  # (a get without ids would read every record)
             return {}
-        got = self.articles.get(ids=list(dict.fromkeys(sources)), include=["documents"])
-        return dict(zip(got["ids"], got["documents"], strict=False))
+        include = ["metadatas", "documents"] if text else ["metadatas"]
+        got = self.articles.get(ids=wanted, include=include)
+        docs = got["documents"] if text else None
+        found = {i: StoredArticle.from_meta(i, m or {}, (docs[k] or "") if docs else "")
+                 for k, (i, m) in enumerate(zip(got["ids"], got["metadatas"], strict=False))}
+        return {s: found[s] for s in wanted if s in found}
 
     def current_texts(self, hashes: dict[str, str]) -> dict[str, str]:
         """Cleaned texts of the given articles at the given content hashes: from the cache when it holds that
@@ -269,33 +207,39 @@ class Store:
             self.bump_revision()
         self.sentences.delete(where={"source": source})
 
-    def article_metadata(self, sources: list[str]) -> dict[str, dict[str, Any]]:
-        """The stored metadata (title, outlet, date, ...) of some articles."""
-        if not sources:
-            return {}
-        got = self.articles.get(ids=sources, include=["metadatas"])
-        return {i: dict(m or {}) for i, m in zip(got["ids"], got["metadatas"], strict=False)}
-
-    def article(self, source: str) -> tuple[dict[str, Any], str]:
-        """(metadata, cleaned text) of one article; ({}, "") if it is not indexed."""
-        got = self.articles.get(ids=[source], include=["metadatas", "documents"])
-        if not got["ids"]:
-            return {}, ""
-        return dict(got["metadatas"][0] or {}), got["documents"][0] or ""
-
     # --- sentences --------------------------------------------------------------------------------
 
+    def add_sentences(self, nodes: Sequence[BaseNode]) -> None:
+        """Write embedded sentence nodes (lean records: embedding, source, content hash, offsets)."""
+        if nodes:
+            self._vectors.add(nodes)
+
+    def nearest(self, vector: np.ndarray | Sequence[float], k: int,
+                sources: list[str] | None = None) -> list[StoredSentence]:
+        """The `k` sentences of complete articles nearest `vector` by cosine, nearest first; only from `sources`
+        if given. Leftovers (sentences of a replaced or unfinished article) are left out."""
+        if sources is not None and not sources:
+            return []
+        filters = None
+        if sources is not None:
+            filters = MetadataFilters(filters=[MetadataFilter(key="source", value=list(sources),
+                                                              operator=FilterOperator.IN)])
+        res = self._vectors.query(
+            VectorStoreQuery(query_embedding=np.asarray(vector).tolist(), similarity_top_k=k, filters=filters))
+        return [StoredSentence(node.node_id, node.get_content(), dict(node.metadata), float(sim))
+                for node, sim in zip(res.nodes or [], res.similarities or [], strict=False)]
+
     def sentence_sources(self) -> set[str]:
-        got = _get_all(self.sentences, ["metadatas"])
+        got = get_all(self.sentences, ["metadatas"])
         return {str((m or {}).get("source")) for m in got["metadatas"]}
 
     def sentence_metadatas(self) -> tuple[list[str], list[dict[str, Any]]]:
-        got = _get_all(self.sentences, ["metadatas"])
+        got = get_all(self.sentences, ["metadatas"])
         return got["ids"], [unpack_sentence_meta(m) for m in got["metadatas"]]
 
     def all_sentences(self) -> tuple[list[str], list[str], list[dict[str, Any]]]:
         """Every sentence of a complete article: ids, texts (cut from the article texts) and metadata."""
-        arts = _get_all(self.articles, ["documents", "metadatas"])
+        arts = get_all(self.articles, ["documents", "metadatas"])
         texts = {}
         for source, text, meta in zip(arts["ids"], arts["documents"], arts["metadatas"], strict=False):
             h = str((meta or {}).get("content_hash", ""))
@@ -323,12 +267,7 @@ class Store:
     @staticmethod
     def forget_clients() -> None:
         """chromadb caches one client per folder in a process; drop them so a rebuilt folder is opened afresh."""
-        try:
-            from chromadb.api.client import SharedSystemClient
-
-            SharedSystemClient.clear_system_cache()
-        except Exception:  # noqa: BLE001 - a chromadb without the cache
-            pass
+        client.forget_clients()
 
     def sentences_of(self, source: str) -> list[dict[str, Any]]:
         got = self.sentences.get(where={"source": source}, include=["metadatas"])
