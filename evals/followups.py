@@ -95,9 +95,9 @@ def run_followups(shipped: bool = False, pairs: list[dict] | None = None) -> dic
                 first = ask(engine, conv, p["first"])
                 turn = ask(engine, conv, p["question"])
                 alone = engine.ask(p["question"])
-                runs = {"citechat": (turn.answerable, str(turn.answer.get("answer", ""))),
+                runs = {"citechat": (turn.answerable, turn.answer.answer),
                         "follow-up alone": (alone.answerable, alone.answer),
-                        "previous answer repeated": (first.answerable, str(first.answer.get("answer", "")))}
+                        "previous answer repeated": (first.answerable, first.answer.answer)}
                 if p.get("original"):
                     orig = engine.ask(p["original"])
                     runs["original question (ceiling)"] = (orig.answerable, orig.answer)
@@ -107,7 +107,7 @@ def run_followups(shipped: bool = False, pairs: list[dict] | None = None) -> dic
                     if system == "citechat" and not ok:
                         misses.append({"id": p["id"], "first": p["first"], "question": p["question"],
                                        "gold": p["answers"][:2], "answer": text[:160] if answered else "(abstained)",
-                                       "asked": turn.answer.get("question", "")})
+                                       "asked": turn.answer.question})
             engine.extractive.decision = shipped_model
     return {"pairs": len(pairs), "groups": {g: {s: v.metrics() for s, v in sc.items() if v.answerable or
                                                  v.unanswerable} for g, sc in scores.items()}, "misses": misses}

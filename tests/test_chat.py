@@ -55,12 +55,12 @@ def test_follow_up_after_an_abstention_is_unresolvable():
     turn = ask(eng, conv, "And who presided over it?")
     assert isinstance(turn, Turn) and conv.turns[-1] is turn
     assert eng.retrieved_for == [], "nothing is retrieved for an unresolvable follow-up"
-    assert turn.answer["answerable"] is False
-    assert turn.answer["answer"] == CANNOT_ANSWER
-    assert turn.answer["reason"] == UNRESOLVED_FOLLOW_UP
-    assert turn.answer["question"] == "And who presided over it?"
+    assert turn.answer.answerable is False
+    assert turn.answer.answer == CANNOT_ANSWER
+    assert turn.answer.reason == UNRESOLVED_FOLLOW_UP
+    assert turn.answer.question == "And who presided over it?"
     for name in ("Vanderfan", "Museum", "Luohu"):
-        assert name not in turn.answer["question"]
+        assert name not in turn.answer.question
     # The chat shows why, and the sources panel says there are none instead of promising closest matches.
     assert "no answer in the articles" in message_markdown(turn)
     panel = panel_html(conv, turn.id, {})
@@ -80,7 +80,7 @@ def test_a_pronoun_gives_way_to_what_the_previous_question_was_about():
 
     turn = ask(eng, conv, "And who presided over it?")
     assert eng.retrieved_for == [q]
-    assert turn.question == "And who presided over it?" and turn.answer["answerable"] is True
+    assert turn.question == "And who presided over it?" and turn.answer.answerable is True
     # possessives keep their 's; Chinese pronouns take the previous question's leading noun phrase
     assert resolve_follow_up("What work of Luther's became popular?", "",
                              "What did his translation contribute to?") == "What did Luther's translation contribute to?"
@@ -104,18 +104,18 @@ def test_a_follow_up_answered_only_by_what_it_borrowed_abstains():
     eng = RuleEngine(cited=windows)
     turn = ask(eng, conv, "And who presided over it?")
     assert eng.retrieved_for, "it was answered first"
-    assert turn.answer["answerable"] is False and turn.answer["answer"] == CANNOT_ANSWER
-    assert turn.answer["reason"] == NOT_WHAT_WAS_ASKED and turn.answer["citations"] == []
-    assert [c["text"] for c in turn.answer["closest"]] == [windows]
+    assert turn.answer.answerable is False and turn.answer.answer == CANNOT_ANSWER
+    assert turn.answer.reason == NOT_WHAT_WAS_ASKED and turn.answer.citations == []
+    assert [c.text for c in turn.answer.closest] == [windows]
     # the same follow-up, answered by a sentence that says who presided (in Chinese: the dictionary ties them)
     eng = RuleEngine(cited="會議由區長黃勝文主持。")
     turn = ask(eng, conversation_after("歷城區的便民服務中心有多少個受理窗口?", True), "And who presided over it?")
-    assert turn.answer["answerable"] is True
+    assert turn.answer.answerable is True
     # a follow-up with no words of its own ("And when?") is not held to it; a new topic is never checked
     assert ask(RuleEngine(cited=windows), conversation_after("Who presented flags?", True),
-               "And when?").answer["answerable"] is True
+               "And when?").answer.answerable is True
     assert ask(RuleEngine(cited=windows), conversation_after("Who presented flags?", True),
-               "Who opened the Kelmport ferry?").answer["answerable"] is True
+               "Who opened the Kelmport ferry?").answer.answerable is True
 
 
 def test_follow_up_without_names_of_its_own_gets_the_previous_names():

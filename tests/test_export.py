@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from citechat.answers import CANNOT_ANSWER, Answer, Citation
+from citechat.answers import CANNOT_ANSWER, Answer, Citation, SentenceCheck
 from citechat.chat import Conversation
 from citechat.export import (
     conversation_dict,
@@ -92,8 +92,7 @@ def test_markdown_keeps_chinese_text(conv):
 
 def test_markdown_lists_unverified_llm_sentences():
     c = Conversation()
-    sentences = [{"text": LUOHU, "citations": [1], "verified": True, "reason": "ok"},
-                 {"text": "Made up.", "citations": [], "verified": False, "reason": "no citation"}]
+    sentences = [SentenceCheck(LUOHU, [1], True, "ok"), SentenceCheck("Made up.", [], False, "no citation")]
     c.add("q?", Answer(question="q?", answer=f"{LUOHU} [1]", answerable=True, mode="llm",
                        citations=[cite(1, LUOHU, 802)], sentences=sentences))
     md = conversation_markdown(c, WHEN)
@@ -117,6 +116,22 @@ def test_json_holds_every_turn_with_exact_sentences_and_offsets(conv):
     abst = d["turns"][1]["answer"]
     assert abst["answerable"] is False and abst["reason"].startswith("the closest sentence")
     assert conversation_dict(conv, WHEN) == d
+    # every exported answer loads back into the same typed answer (history rows load the same way)
+    assert [Answer.from_json(t["answer"]) for t in d["turns"]] == [t.answer for t in conv.turns]
+
+
+def test_llm_answers_round_trip_and_label_their_score_kinds():
+    sentences = [SentenceCheck(LUOHU, [1], True, "word overlap 0.90"), SentenceCheck("Made up.", [], False, "no citation")]
+    cited = Citation(**{**cite(1, LUOHU, 802).to_json(), "score": 6.4, "score_kind": "relevance"})
+    a = Answer(question="q?", answer=f"{LUOHU} [1]", answerable=True, mode="llm", citations=[cited],
+               sentences=sentences)
+    back = Answer.from_json(json.loads(json.dumps(a.to_json())))
+    assert back == a and back.unverified == [sentences[1]]
+    assert cited.score_label == "relevance (cross-encoder logit) 6.40"
+    assert cite(1, LUOHU, 802).score_label.startswith("probability ")
+    c = Conversation()
+    c.add("q?", a)
+    assert "relevance (cross-encoder logit) 6.40" in conversation_markdown(c, WHEN)
 
 
 def test_empty_conversation_and_file_names():
@@ -136,7 +151,7 @@ def test_cli_ask_markdown(tmp_path):
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("# citechat conversation")
     assert "## 1. Who presented flags in Luohu?" in p.stdout
-    m = re.search(r"^\[1\] \*\*.+`001_a87b5d3a02c24cc1.txt` · characters (\d+)-(\d+)$", p.stdout, flags=re.MULTILINE)
+    m = re.search(r"^\[1\] \*\*.+`001_a87b5d3a02c24cc1.txt` · characters (\d+)-(\d+) · probability 0\.\d+$", p.stdout, flags=re.MULTILINE)
     assert m, p.stdout
     quoted = re.search(r"^> (.+)$", p.stdout, flags=re.MULTILINE).group(1)
     assert "Liu Sheng and Vanderfan presented flags" in quoted

@@ -7,14 +7,15 @@ import threading
 
 import pytest
 
+from citechat.answers import Answer
 from citechat.errors import HistoryError
 from citechat.history import FILENAME, History, new_owner_id
 
 
-def answer(question: str, source: str = "a.txt", text: str = "Liu Sheng presented flags.") -> dict:
+def answer(question: str, source: str = "a.txt", text: str = "Liu Sheng presented flags.") -> Answer:
     cit = {"n": 1, "source": source, "title": "T", "text": text, "start": 10, "end": 10 + len(text), "score": 0.9}
-    return {"question": question, "answer": text + " [1]", "answerable": True, "citations": [cit],
-            "closest": [{**cit, "n": 1, "source": "b.txt"}]}
+    return Answer.from_json({"question": question, "answer": text + " [1]", "answerable": True, "citations": [cit],
+                             "closest": [{**cit, "n": 1, "source": "b.txt"}]})
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def test_create_add_get_keeps_answer_citations_and_hashes(hist, tmp_path):
     assert (tmp_path / "index" / FILENAME).exists()
     assert conv.title == "Who presented flags?"  # the first question
     assert [t.id for t in conv.turns] == ["t1", "t2"]
-    assert conv.turns[1].answer["answer"] == "On Monday. [1]"
+    assert conv.turns[1].answer.answer == "On Monday. [1]"
     c = conv.turns[0].citations[0]
     assert (c.kind, c.n, c.source, c.start, c.end, c.text, c.content_hash) == (
         "citation", 1, "a.txt", 10, 36, "Liu Sheng presented flags.", "h1")
@@ -151,7 +152,7 @@ def saved_turn(hashes: dict[str, str]):
     start = ARTICLE.index(text)
     cit = {"n": 1, "source": "a.txt", "title": "T", "text": text, "start": start, "end": start + len(text),
            "score": 0.9}
-    turn = Turn(id="abc123", question="Q?", answer={"answerable": True, "citations": [cit], "closest": []},
+    turn = Turn(id="abc123", question="Q?", answer=Answer.from_json({"answerable": True, "citations": [cit]}),
                 hashes=hashes)
     return Conversation(turns=[turn], id="c1")
 
@@ -172,8 +173,8 @@ def test_panel_sends_the_paragraph_not_the_whole_article():
     filler = "Filler paragraph about other things entirely. " * 400 + "\n\n"
     big = ARTICLE.replace("Title\n\n", "Title\n\n" + filler * 270)  # about 5 MB before the cited paragraph
     conv = saved_turn({"a.txt": "h1"})
-    c = conv.turns[0].answer["citations"][0]
-    c["start"], c["end"] = big.index(c["text"]), big.index(c["text"]) + len(c["text"])
+    c = conv.turns[0].answer.citations[0]
+    c.start, c.end = big.index(c.text), big.index(c.text) + len(c.text)
     html = panel_html(conv, None, {"a.txt": big}, {"a.txt": "h1"})
     assert len(big) > 4_900_000 and len(html) < 5_000, len(html)
     assert 'Intro sentence here. <mark class="hl">Liu Sheng presented flags.</mark> Closing line.' in html

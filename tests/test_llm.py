@@ -90,9 +90,9 @@ def test_dev_set_through_the_real_llm(engine, corpus_engine):
             continue
         by_n = {c.n: c.text for c in a.citations}
         for s in a.sentences:
-            if s["verified"]:
-                cited = " ".join(by_n[n] for n in s["citations"])
-                for term in key_terms(s["text"]):
+            if s.verified:
+                cited = " ".join(by_n[n] for n in s.citations)
+                for term in key_terms(s.text):
                     if term.isdigit():
                         assert term in cited.replace(",", ""), (s, cited)
     # Questions the decision abstains on never reached the LLM; every other one did.
@@ -142,12 +142,12 @@ def test_planted_hallucination_is_caught(embedder, encoder, corpus_engine, fake_
     eng = llm_engine(embedder, encoder, Path(corpus_engine.settings.index_dir), url)
     ans = eng.ask("Who presented flags in Luohu?")
     assert ans.mode == "llm"
-    flags = {s["text"][:20]: s["verified"] for s in ans.sentences}
+    flags = {s.text[:20]: s.verified for s in ans.sentences}
     assert flags["Liu Sheng and Vander"] is True
     assert flags["The ceremony was led"] is False
     assert "Fakename" not in ans.answer
-    bad = next(s for s in ans.sentences if not s["verified"])
-    assert bad["citations"] == [] and "Fakename" in bad["reason"]
+    bad = next(s for s in ans.sentences if not s.verified)
+    assert bad.citations == [] and "Fakename" in bad.reason
     assert ans.to_json()["verified"] == [True, False]
 
 
@@ -190,8 +190,8 @@ def test_follow_up_is_condensed_with_the_llm(engine, monkeypatch):
     # The LLM's condense prompt rewrote it, and that rewrite is the question asked: the rule fallback (the
     # message with the previous question's topic for "it", "And who presided over Luohu District?") is not.
     assert len(rewrites) == 1 and rewrites[0], rewrites
-    assert turn.answer["question"] == rewrites[0] and not rewrites[0].startswith(follow_up), rewrites
-    q = turn.answer["question"].lower()
+    assert turn.answer.question == rewrites[0] and not rewrites[0].startswith(follow_up), rewrites
+    q = turn.answer.question.lower()
     assert "luohu" in q or "meeting" in q, q
 
 

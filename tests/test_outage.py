@@ -196,7 +196,7 @@ def test_library_and_sources_panel_say_the_outage_in_plain_words(chroma, embedde
     try:
         panel = state.panel(conv, turn.id)
         assert chroma.url in panel and "not answering" in panel and "open-article" not in panel
-        assert esc(turn.answer["citations"][0]["text"]) in panel  # the quoted sentence is still shown
+        assert esc(turn.answer.citations[0].text) in panel  # the quoted sentence is still shown
         rows, _, status = state.library_view()
         assert "Index unavailable" in status and chroma.url in status
     finally:

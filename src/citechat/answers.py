@@ -5,13 +5,25 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypeVar
 
 from .retrieval import RetrievalResult
 
 CANNOT_ANSWER = "The articles don't contain the answer to this question."
 NOT_IN_ARTICLES = "Not in the articles."  # the heading of an abstention, in the chat and in exports
+
+
+# What a citation's score is: the decision's probability that the sentence answers (extractive answers), or the
+# relevance judge's logit / the dense cosine of a sentence the LLM cited. The UI and exports name it.
+SCORE_KINDS = {"probability": "probability", "relevance": "relevance (cross-encoder logit)",
+               "similarity": "similarity (cosine)"}
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """The entries of `data` that are fields of the dataclass `cls` (older or newer JSON loads)."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
 
 
 @dataclass
@@ -28,9 +40,39 @@ class Citation:
     context_start: int = 0
     context_end: int = 0
     note: str = ""  # why this citation is there, when it is not the answer itself (e.g. a name's full form)
+    score_kind: str = "probability"  # a key of SCORE_KINDS
+
+    @property
+    def score_label(self) -> str:
+        """E.g. "probability 0.91" or "relevance (cross-encoder logit) 6.40"."""
+        return f"{SCORE_KINDS.get(self.score_kind, self.score_kind or 'score')} {self.score:.2f}"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Citation:
+        return cls(**{**dict(score=0.0, title="", text="", start=0, end=0), **_known(cls, data)})
+
+
+@dataclass
+class SentenceCheck:
+    """One sentence of an answer and whether its cited sources support it (grounding.py checks LLM sentences;
+    an extractive sentence is quoted article text, so it is verified by construction)."""
+
+    text: str  # the sentence without its markers
+    citations: list[int]
+    verified: bool
+    reason: str = ""
+    missing: list[str] = field(default_factory=list, repr=False)  # words the cited sources lack (not kept)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "citations": list(self.citations), "verified": self.verified, "reason": self.reason}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SentenceCheck:
+        return cls(text=str(data.get("text", "")), citations=[int(n) for n in data.get("citations", [])],
+                   verified=bool(data.get("verified")), reason=str(data.get("reason", "")))
 
 
 @dataclass
@@ -43,31 +85,49 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     mode: str = "extractive"
     id: Any = None
-    sentences: list[dict[str, Any]] | None = None  # LLM mode: [{"text", "citations", "verified", "reason"}]
+    sentences: list[SentenceCheck] | None = None  # LLM mode: each written sentence and its check
     notice: str = ""  # e.g. why the LLM answer was replaced by the extractive one
     reason: str = ""  # why it abstained, from the decision that abstained
 
-    def sentence_checks(self) -> list[dict[str, Any]]:
+    def sentence_checks(self) -> list[SentenceCheck]:
         if self.sentences is not None:
             return self.sentences
         # Extractive sentences are verbatim article text: verified by construction.
-        return [{"text": c.text, "citations": [c.n], "verified": True, "reason": "quoted"} for c in self.citations]
+        return [SentenceCheck(c.text, [c.n], True, "quoted") for c in self.citations]
+
+    @property
+    def unverified(self) -> list[SentenceCheck]:
+        return [s for s in self.sentences or [] if not s.verified]
 
     def to_json(self) -> dict[str, Any]:
+        checks = self.sentence_checks()
         return {
             "id": self.id,
             "question": self.question,
             "answer": self.answer,
             "answerable": self.answerable,
             "mode": self.mode,
-            "verified": [bool(x["verified"]) for x in self.sentence_checks()],
-            "sentences": self.sentence_checks(),
+            "verified": [s.verified for s in checks],
+            "sentences": [s.to_json() for s in checks],
             "notice": self.notice,
             "reason": self.reason,
             "citations": [c.to_json() for c in self.citations],
             "closest": [c.to_json() for c in self.closest],
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Answer:
+        """The inverse of `to_json` (history rows and exported files load into it)."""
+        mode = str(data.get("mode") or "extractive")
+        sentences = [SentenceCheck.from_json(s) for s in data.get("sentences") or []]
+        return cls(question=str(data.get("question", "")), answer=str(data.get("answer", "")),
+                   answerable=bool(data.get("answerable")),
+                   citations=[Citation.from_json(c) for c in data.get("citations") or []],
+                   closest=[Citation.from_json(c) for c in data.get("closest") or []],
+                   timings_ms={k: float(v) for k, v in (data.get("timings_ms") or {}).items()}, mode=mode,
+                   id=data.get("id"), sentences=sentences if mode == "llm" else None,
+                   notice=str(data.get("notice", "")), reason=str(data.get("reason", "")))
 
 
 T = TypeVar("T")

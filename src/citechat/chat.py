@@ -28,12 +28,12 @@ log = logging.getLogger(__name__)
 class Turn:
     id: str
     question: str
-    answer: dict[str, Any]  # Answer.to_json()
+    answer: Answer
     hashes: dict[str, str] = field(default_factory=dict)  # cited source -> its content hash when answered
 
     @property
     def answerable(self) -> bool:
-        return bool(self.answer.get("answerable"))
+        return self.answer.answerable
 
 
 @dataclass
@@ -42,7 +42,8 @@ class Conversation:
     id: str | None = None  # its id in the saved history (history.py), once saved
 
     def add(self, question: str, answer: Answer) -> Turn:
-        turn = Turn(id=uuid.uuid4().hex[:10], question=question, answer=answer.to_json())
+        # a copy: the engine may hand the same kept answer to other conversations (answer_cache.py)
+        turn = Turn(id=uuid.uuid4().hex[:10], question=question, answer=Answer.from_json(answer.to_json()))
         self.turns.append(turn)
         return turn
 
@@ -103,10 +104,8 @@ def standalone_question(engine: Engine, conversation: Conversation, message: str
     prev = conversation.turns[-1]
     if not prev.answerable:
         return None
-    rewritten = engine.answerer.condense([(t.question, str(t.answer.get("answer", ""))) for t in conversation.turns],
-                                         message)
-    return rewritten or resolve_follow_up(str(prev.answer.get("question") or prev.question),
-                                          str(prev.answer.get("answer", "")), message)
+    rewritten = engine.answerer.condense([(t.question, t.answer.answer) for t in conversation.turns], message)
+    return rewritten or resolve_follow_up(prev.answer.question or prev.question, prev.answer.answer, message)
 
 
 def resolve_follow_up(previous: str, previous_answer: str, message: str) -> str:
@@ -181,12 +180,10 @@ def feedback_record(turn: Turn, liked: bool) -> dict[str, Any]:
         "turn": turn.id,
         "liked": liked,
         "question": turn.question,
-        "answer": turn.answer.get("answer", ""),
-        "answerable": turn.answer.get("answerable"),
-        "citations": [
-            {k: c.get(k) for k in ("n", "source", "start", "end", "text", "score")}
-            for c in turn.answer.get("citations", [])
-        ],
+        "answer": turn.answer.answer,
+        "answerable": turn.answer.answerable,
+        "citations": [{"n": c.n, "source": c.source, "start": c.start, "end": c.end, "text": c.text,
+                       "score": c.score} for c in turn.answer.citations],
     }
 
 

@@ -47,22 +47,21 @@ def format_answer(ans) -> str:
         lines.insert(1, f"Why: {ans.reason}")
     if ans.notice:
         lines.insert(0, f"note: {ans.notice}")
-    unverified = [x for x in (ans.sentences or []) if not x["verified"]]
-    if unverified:
+    if ans.unverified:
         lines.append("Unverified (not supported by the sources, not cited):")
-        lines += [f" ? {x['text']} ({x['reason']})" for x in unverified]
+        lines += [f" ? {x.text} ({x.reason})" for x in ans.unverified]
         lines.append("")
     if ans.citations:
         lines.append("Citations:")
         for c in ans.citations:
-            lines.append(f" [{c.n}] {c.source}: {c.title[:70]} (score {c.score:.2f})")
+            lines.append(f" [{c.n}] {c.source}: {c.title[:70]} ({c.score_label})")
             lines.append(f"     \"{c.text}\" (chars {c.start}-{c.end})")
             if c.note:
                 lines.append(f"     ({c.note})")
     if ans.closest:
         lines.append("Closest matches (not citations; they do not answer the question):")
         for c in ans.closest:
-            lines.append(f" - {c.source}: \"{c.text[:200]}\" (score {c.score:.2f})")
+            lines.append(f" - {c.source}: \"{c.text[:200]}\" ({c.score_label})")
     return "\n".join(lines).rstrip()
 
 
@@ -127,7 +126,7 @@ def ask(opts: Options, question: str | None, as_json: bool, jsonl: Path | None, 
     if as_markdown:
         from .export import question_markdown
 
-        print(question_markdown(question.strip(), ans.to_json()), end="")
+        print(question_markdown(question.strip(), ans), end="")
     else:
         print(json.dumps(ans.to_json(), ensure_ascii=False) if as_json else format_answer(ans))
     return 0
@@ -197,7 +196,7 @@ def evaluate(opts: Options, file: Path, as_json: bool, answers: Path | None, com
 
 def list_articles(opts: Options) -> int:
     engine = opts.engine(create=False)
-    arts = engine.store.list_articles()
+    arts = engine.list_articles()
     if not arts:
         print("The index is empty. Run `citechat ingest`.")
     for a in sorted(arts.values(), key=lambda a: a.source):
@@ -332,7 +331,7 @@ def serve(opts: Options, host: str | None, port: int | None, ingest_first: bool)
         if isinstance(e, CitechatError):
             raise
         raise UsageError(str(e)) from e
-    if not engine.store.list_articles():
+    if not engine.list_articles():
         print(f"warning: the index in {settings.index_dir} is empty; run `citechat ingest` or start with --ingest",
               file=sys.stderr)
     if settings.host not in LOOPBACK and auth is None:

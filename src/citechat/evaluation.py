@@ -197,7 +197,7 @@ def _record_answer(res: EvalResult, ans: Answer) -> None:
     """Tally what does not depend on the gold answer: mode, unverified cited sentences, stage timings."""
     res.modes[ans.mode] = res.modes.get(ans.mode, 0) + 1
     for sent in ans.sentence_checks():
-        if not sent["verified"] and sent["citations"]:
+        if not sent.verified and sent.citations:
             res.unverified_shown_as_cited += 1
     for k, v in ans.timings_ms.items():
         res.stage_ms.setdefault(k, []).append(v)

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .answers import CANNOT_ANSWER, NOT_IN_ARTICLES
+from .answers import CANNOT_ANSWER, NOT_IN_ARTICLES, Answer, Citation
 from .metadata import display_date
 
 if TYPE_CHECKING:
@@ -36,44 +36,43 @@ def _quote(text: str) -> str:
     return "\n".join("> " + line if line.strip() else ">" for line in str(text).splitlines() or [""])
 
 
-def citation_markdown(c: dict[str, Any], label: str) -> str:
-    """`label` (e.g. "[1]") with title, outlet, date, file and offsets, then the quoted sentence."""
-    title = _one_line(c.get("title")) or "(untitled)"
-    meta = [x for x in (_one_line(c.get("outlet")), _one_line(display_date(c.get("date")))) if x]
-    meta += [f"`{c.get('source', '')}`", f"characters {c.get('start')}-{c.get('end')}"]
-    lines = [f"{label} **{title}** — {' · '.join(meta)}", "", _quote(c.get("text", ""))]
-    if c.get("note"):
-        lines += ["", f"*{_one_line(c['note'])}*"]
+def citation_markdown(c: Citation, label: str) -> str:
+    """`label` (e.g. "[1]") with title, outlet, date, file, offsets and score, then the quoted sentence."""
+    title = _one_line(c.title) or "(untitled)"
+    meta = [x for x in (_one_line(c.outlet), _one_line(display_date(c.date))) if x]
+    meta += [f"`{c.source}`", f"characters {c.start}-{c.end}", c.score_label]
+    lines = [f"{label} **{title}** — {' · '.join(meta)}", "", _quote(c.text)]
+    if c.note:
+        lines += ["", f"*{_one_line(c.note)}*"]
     return "\n".join(lines)
 
 
-def _answer_body(a: dict[str, Any]) -> list[str]:
+def _answer_body(a: Answer) -> list[str]:
     """The answer's text lines: notice, answer with [n] markers, unverified sentences, or the abstention."""
-    if not a.get("answerable"):
-        lines = [f"**{NOT_IN_ARTICLES}** {a.get('answer') or CANNOT_ANSWER}"]
-        if a.get("reason"):
-            lines += ["", f"Reason: {_one_line(a['reason'])}"]
+    if not a.answerable:
+        lines = [f"**{NOT_IN_ARTICLES}** {a.answer or CANNOT_ANSWER}"]
+        if a.reason:
+            lines += ["", f"Reason: {_one_line(a.reason)}"]
         return lines
-    lines = [f"*Note: {_one_line(a['notice'])}*", ""] if a.get("notice") else []
-    lines.append(str(a.get("answer", "")))
-    unverified = [s for s in (a.get("sentences") or []) if not s.get("verified")]
-    if unverified:
+    lines = [f"*Note: {_one_line(a.notice)}*", ""] if a.notice else []
+    lines.append(a.answer)
+    if a.unverified:
         lines += ["", "Unverified (not supported by the sources, not cited):", ""]
-        lines += [f"- {_one_line(s.get('text'))} ({_one_line(s.get('reason'))})" for s in unverified]
+        lines += [f"- {_one_line(s.text)} ({_one_line(s.reason)})" for s in a.unverified]
     return lines
 
 
-def answer_markdown(question: str, a: dict[str, Any], number: int | None = None) -> str:
-    """One question and its answer (`Answer.to_json()`), followed by its citations or closest matches."""
+def answer_markdown(question: str, a: Answer, number: int | None = None) -> str:
+    """One question and its answer, followed by its citations or closest matches."""
     head = f"## {number}. {_one_line(question)}" if number is not None else f"## {_one_line(question)}"
     parts = [head, "", *_answer_body(a)]
-    if a.get("answerable") and a.get("citations"):
+    if a.answerable and a.citations:
         parts += ["", "### Citations"]
-        for c in a["citations"]:
-            parts += ["", citation_markdown(c, f"[{c.get('n')}]")]
-    elif a.get("closest"):
+        for c in a.citations:
+            parts += ["", citation_markdown(c, f"[{c.n}]")]
+    elif a.closest:
         parts += ["", "### Closest matches (not citations; they do not answer the question)"]
-        for i, c in enumerate(a["closest"], 1):
+        for i, c in enumerate(a.closest, 1):
             parts += ["", citation_markdown(c, f"{i}.")]
     return "\n".join(parts)
 
@@ -82,7 +81,7 @@ def _turns(conv: Conversation | Iterable[Turn]) -> list[Turn]:
     return list(conv.turns if hasattr(conv, "turns") else conv)
 
 
-def _document(pairs: list[tuple[str, dict[str, Any]]], exported: datetime.datetime | None) -> str:
+def _document(pairs: list[tuple[str, Answer]], exported: datetime.datetime | None) -> str:
     when = (exported or _now()).strftime("%Y-%m-%d %H:%M UTC")
     n = len(pairs)
     parts = ["# citechat conversation", "",
@@ -100,8 +99,8 @@ def conversation_markdown(conv: Conversation | Iterable[Turn], exported: datetim
     return _document([(t.question, t.answer) for t in _turns(conv)], exported)
 
 
-def question_markdown(question: str, answer: dict[str, Any], exported: datetime.datetime | None = None) -> str:
-    """One question's answer (`Answer.to_json()`) as the same document (`citechat ask --markdown`)."""
+def question_markdown(question: str, answer: Answer, exported: datetime.datetime | None = None) -> str:
+    """One question's answer as the same document (`citechat ask --markdown`)."""
     return _document([(question, answer)], exported)
 
 
@@ -111,7 +110,7 @@ def conversation_dict(conv: Conversation | Iterable[Turn], exported: datetime.da
         "format": FORMAT,
         "version": VERSION,
         "exported": (exported or _now()).isoformat(),
-        "turns": [{"n": i, "id": t.id, "question": t.question, "answer": t.answer}
+        "turns": [{"n": i, "id": t.id, "question": t.question, "answer": t.answer.to_json()}
                   for i, t in enumerate(_turns(conv), 1)],
     }
 

@@ -209,8 +209,8 @@ def span_citation(n: int, source: str, text: str, start: int, end: int, score: f
                     context_start=start, context_end=end, note=note)
 
 
-def citation(n: int, c: Candidate, score: float) -> Citation:
-    """Citation [n] of a candidate sentence."""
+def citation(n: int, c: Candidate, score: float, score_kind: str = "probability") -> Citation:
+    """Citation [n] of a candidate sentence; `score_kind` says what `score` is (answers.SCORE_KINDS)."""
     return Citation(n=n, source=c.source, title=c.title, text=c.text, start=c.start, end=c.end,
                     score=round(float(score), 4), outlet=c.outlet, date=c.date,
-                    context_start=c.context_start, context_end=c.context_end)
+                    context_start=c.context_start, context_end=c.context_end, score_kind=score_kind)

@@ -11,6 +11,7 @@ import gc
 import logging
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from .answers import CANNOT_ANSWER, Answer, Answerer, final_item
@@ -135,11 +136,12 @@ class LLMAnswerer(Answerer):
         for c in verified:
             for n in c.citations:
                 renumber.setdefault(n, len(renumber) + 1)
-        citations = [citation(new, chosen[old - 1], _score(chosen[old - 1])) for old, new in renumber.items()]
+        citations = [citation(new, chosen[old - 1], _score(chosen[old - 1]), _score_kind(chosen[old - 1]))
+                     for old, new in renumber.items()]
         parts, sentences = [], []
         for c in checks:
             marks = sorted({renumber[n] for n in c.citations}) if c.verified else []
-            sentences.append({"text": c.text, "citations": marks, "verified": c.verified, "reason": c.reason})
+            sentences.append(replace(c, citations=marks))
             if c.verified:
                 parts.append(c.text + " " + " ".join(f"[{m}]" for m in marks))
         timings = dict(retrieved.timings)
@@ -152,6 +154,10 @@ class LLMAnswerer(Answerer):
 def _score(c: Candidate) -> float:
     """A cited sentence's shown score: the cross-encoder logit, else the dense cosine."""
     return c.scores.rerank if c.scores.rerank is not None else (c.scores.dense or 0.0)
+
+
+def _score_kind(c: Candidate) -> str:
+    return "relevance" if c.scores.rerank is not None else "similarity"
 
 
 def _fallback(base: Answer, notice: str) -> Answer:

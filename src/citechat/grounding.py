@@ -13,28 +13,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from .answers import SentenceCheck
 from .chunking import split_sentences
 from .language import STOPWORDS, chinese_terms, is_cjk, proper_terms, to_simplified, tokenize
 
 _MARKER = re.compile(r"\s*\[(\d{1,2})\]")
 _NUMBER = re.compile(r"\d[\d,.]*")
 _MONTHS = ("january february march april may june july august september october november december").split()
-
-
-@dataclass
-class SentenceCheck:
-    text: str  # the sentence without its markers
-    citations: list[int]
-    verified: bool
-    reason: str = ""
-    missing: list[str] = field(default_factory=list)
-
-    def to_json(self) -> dict:
-        return {"text": self.text, "citations": self.citations, "verified": self.verified, "reason": self.reason}
 
 
 def split_answer(answer: str) -> list[tuple[str, list[int]]]:

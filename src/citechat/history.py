@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from .answers import Answer
 from .errors import HistoryError
 
 FILENAME = "conversations.sqlite"
@@ -58,7 +58,7 @@ class CitationRecord:
 class TurnRecord:
     id: str
     question: str
-    answer: dict[str, Any]  # Answer.to_json()
+    answer: Answer
     created: float
     citations: list[CitationRecord] = field(default_factory=list)
 
@@ -129,21 +129,21 @@ class History:
                        (cid, owner, _clean_title(title), now, now))
         return cid
 
-    def add_turn(self, owner: str, conversation_id: str, turn_id: str, question: str, answer: dict[str, Any],
+    def add_turn(self, owner: str, conversation_id: str, turn_id: str, question: str, answer: Answer,
                  hashes: dict[str, str]) -> TurnRecord:
         """Append a turn: its answer JSON, and its citations and closest matches with `hashes[source]` (the cited
         article's content hash now). Raises HistoryError for an unknown id or a turn id already stored."""
         now = time.time()
-        cits = [CitationRecord(kind, int(c["n"]), str(c["source"]), int(c["start"]), int(c["end"]), str(c["text"]),
-                               str(hashes.get(str(c["source"]), "")))
-                for kind, key in (("citation", "citations"), ("closest", "closest")) for c in answer.get(key, [])]
+        cits = [CitationRecord(kind, c.n, c.source, c.start, c.end, c.text, hashes.get(c.source, ""))
+                for kind, group in (("citation", answer.citations), ("closest", answer.closest)) for c in group]
         with self._db() as db:
             self._check(db, owner, conversation_id)
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM turns WHERE conversation = ?",
                              (conversation_id,)).fetchone()[0]
             try:
                 db.execute("INSERT INTO turns (conversation, seq, id, question, answer, created) VALUES (?,?,?,?,?,?)",
-                           (conversation_id, seq, turn_id, question, json.dumps(answer, ensure_ascii=False), now))
+                           (conversation_id, seq, turn_id, question, json.dumps(answer.to_json(), ensure_ascii=False),
+                            now))
             except sqlite3.IntegrityError as e:
                 raise HistoryError(f"turn {turn_id!r} is already stored in this conversation") from e
             db.executemany('INSERT INTO citations (conversation, turn, kind, n, source, start, "end", text, '
@@ -176,7 +176,7 @@ class History:
             by_turn.setdefault(t, []).append(CitationRecord(*rest))
         cid, title, created, updated = info
         return ConversationRecord(cid, title, created, updated, turns=[
-            TurnRecord(t, q, json.loads(a), c, by_turn.get(t, [])) for t, q, a, c in turns])
+            TurnRecord(t, q, Answer.from_json(json.loads(a)), c, by_turn.get(t, [])) for t, q, a, c in turns])
 
     def rename(self, owner: str, conversation_id: str, title: str) -> None:
         title = _clean_title(title)

@@ -13,7 +13,7 @@ import gradio as gr
 
 from ..chat import Conversation, Turn, append_feedback, ask_stream, feedback_record
 from ..engine import Engine, QuestionError
-from ..errors import FilterError, IndexFull, StoreUnavailable
+from ..errors import FilterError, IndexFull, StoreUnavailable, error_record
 from ..history import History
 from ..library import UploadError, add_upload, delete_article
 from ..metadata import display_date
@@ -217,7 +217,7 @@ def build_app(engine: Engine) -> gr.Blocks:
         try:
             return engine.ask(message, read_filter(sources, outlets, since, until)).to_json()
         except (QuestionError, FilterError, StoreUnavailable) as e:
-            return {"question": message, "error": str(e), "answer": "", "answerable": False, "citations": [],
+            return {**error_record(e, question=message), "answer": "", "answerable": False, "citations": [],
                     "closest": []}
 
     def api_article(source: str) -> str:

@@ -175,7 +175,7 @@ class HistoryPanel:
         when saved, else a line for the user. Before the load step has set `owner`, the session's id is used."""
         if not owner:
             owner = self.owner_for(browser_id, request)[1]
-        sources = sorted({c["source"] for k in ("citations", "closest") for c in turn.answer.get(k, [])})
+        sources = sorted({c.source for c in turn.answer.citations + turn.answer.closest})
         try:
             turn.hashes = self.hashes(sources)
             with self._lock:

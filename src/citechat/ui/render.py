@@ -7,7 +7,7 @@ import html
 from collections.abc import Iterable
 from typing import Any
 
-from ..answers import CANNOT_ANSWER, NOT_IN_ARTICLES
+from ..answers import CANNOT_ANSWER, NOT_IN_ARTICLES, Citation
 from ..chat import Conversation, Turn
 from ..metadata import display_date
 
@@ -39,24 +39,24 @@ def _sentence(text: str) -> str:
 def message_markdown(turn: Turn) -> str:
     """The assistant message: quoted sentences with clickable [n] markers, or the not-in-the-articles notice."""
     a = turn.answer
-    if not a.get("answerable"):
-        link = f'<a class="cite" href="#cite-{turn.id}-1">closest matches</a>' if a.get("closest") else "closest matches"
-        why = f" {md_esc(_sentence(a['reason']))}" if a.get("reason") else ""
-        see = f" See the {link} (not citations)." if a.get("closest") or not why else ""
+    if not a.answerable:
+        link = f'<a class="cite" href="#cite-{turn.id}-1">closest matches</a>' if a.closest else "closest matches"
+        why = f" {md_esc(_sentence(a.reason))}" if a.reason else ""
+        see = f" See the {link} (not citations)." if a.closest or not why else ""
         return f"**{NOT_IN_ARTICLES}** {md_esc(CANNOT_ANSWER)}{why}{see}"
-    notice = f"*{md_esc(a['notice'])}*\n\n" if a.get("notice") else ""
+    notice = f"*{md_esc(a.notice)}*\n\n" if a.notice else ""
     parts = []
-    if a.get("mode") == "llm":
-        for s in a.get("sentences", []):
-            if s["verified"]:
-                marks = " ".join(f'<a class="cite" href="#cite-{turn.id}-{n}">[{n}]</a>' for n in s["citations"])
-                parts.append(f"{md_esc(s['text'])} {marks}")
+    if a.mode == "llm":
+        for s in a.sentence_checks():
+            if s.verified:
+                marks = " ".join(f'<a class="cite" href="#cite-{turn.id}-{n}">[{n}]</a>' for n in s.citations)
+                parts.append(f"{md_esc(s.text)} {marks}")
             else:
-                parts.append(f'<span class="unverified" title="{esc(s["reason"])}">⚠ unverified, not cited: '
-                             f'<em>{md_esc(s["text"])}</em></span>')
+                parts.append(f'<span class="unverified" title="{esc(s.reason)}">⚠ unverified, not cited: '
+                             f'<em>{md_esc(s.text)}</em></span>')
         return notice + " ".join(parts)
-    for c in a.get("citations", []):
-        parts.append(f'{md_esc(c["text"])} <a class="cite" href="#cite-{turn.id}-{c["n"]}">[{c["n"]}]</a>')
+    for c in a.citations:
+        parts.append(f'{md_esc(c.text)} <a class="cite" href="#cite-{turn.id}-{c.n}">[{c.n}]</a>')
     return notice + " ".join(parts)
 
 
@@ -74,16 +74,16 @@ def _context(text: str, start: int, end: int, width: int = 320) -> tuple[str, st
     return before, text[start:end], after
 
 
-def citation_check(turn: Turn, c: dict[str, Any], article: str | None,
+def citation_check(turn: Turn, c: Citation, article: str | None,
                    hashes: dict[str, str] | None) -> tuple[bool, str]:
     """(highlight?, note) for a citation. Highlight only where the current text at [start:end] is the quoted
     sentence. `hashes`: the cited articles' current content hashes (None: not checked); an article missing from
     them is deleted, one whose hash differs from the turn's recorded one has changed since the answer."""
-    fits = bool(article and article[c["start"]:c["end"]] == c["text"])
-    if hashes is not None and c["source"] not in hashes:
+    fits = bool(article and article[c.start:c.end] == c.text)
+    if hashes is not None and c.source not in hashes:
         return False, "This article has been deleted since this answer; the quoted sentence was:"
-    recorded = turn.hashes.get(c["source"])
-    if hashes is not None and recorded and recorded != hashes[c["source"]]:
+    recorded = turn.hashes.get(c.source)
+    if hashes is not None and recorded and recorded != hashes[c.source]:
         if fits:
             return True, "This article has changed since this answer; the quoted sentence is still in it."
         return False, "This article has changed since this answer; the quoted sentence was:"
@@ -92,20 +92,20 @@ def citation_check(turn: Turn, c: dict[str, Any], article: str | None,
     return fits or not article, ""
 
 
-def _source_block(turn: Turn, c: dict[str, Any], article: str | None, closest: bool,
+def _source_block(turn: Turn, c: Citation, article: str | None, closest: bool,
                   hashes: dict[str, str] | None = None) -> str:
-    meta = " · ".join(esc(x) for x in (c.get("outlet"), display_date(c.get("date")), c.get("source")) if x)
-    label = "closest match" if closest else f"[{c['n']}]"
+    meta = " · ".join(esc(x) for x in (c.outlet, display_date(c.date), c.source) if x)
+    label = "closest match" if closest else f"[{c.n}]"
     highlight, stale = citation_check(turn, c, article, hashes)
     if highlight and article:
-        before, sent, after = _context(article, c["start"], c["end"])
+        before, sent, after = _context(article, c.start, c.end)
     else:
-        before, sent, after = "", c["text"], ""
+        before, sent, after = "", c.text, ""
     opener = ""
     if article and highlight:
-        s16 = utf16_len(article[: c["start"]])
-        e16 = s16 + utf16_len(c["text"])
-        opener = (f'<button class="open-article" type="button" data-source="{esc(c["source"])}" '
+        s16 = utf16_len(article[: c.start])
+        e16 = s16 + utf16_len(c.text)
+        opener = (f'<button class="open-article" type="button" data-source="{esc(c.source)}" '
                   f'data-start="{s16}" data-end="{e16}">Open the whole article at this sentence</button>')
     if highlight:
         body = f'<p class="src-ctx">{esc(before)}<mark class="hl">{esc(sent)}</mark>{esc(after)}</p>{opener}'
@@ -113,10 +113,10 @@ def _source_block(turn: Turn, c: dict[str, Any], article: str | None, closest: b
         body = f'<blockquote class="src-quote">{esc(sent)}</blockquote>'
     cls = "src closest" if closest else "src"
     return (
-        f'<div class="{cls}" id="src-{turn.id}-{c["n"]}" data-n="{c["n"]}">'
-        f'<div class="src-head"><span class="src-n">{esc(label)}</span> <b class="src-title">{esc(c.get("title", ""))}</b></div>'
-        f'<div class="src-meta">{meta} · score {float(c.get("score", 0)):.2f}</div>'
-        + (f'<div class="src-note">{esc(c["note"])}</div>' if c.get("note") else "")
+        f'<div class="{cls}" id="src-{turn.id}-{c.n}" data-n="{c.n}">'
+        f'<div class="src-head"><span class="src-n">{esc(label)}</span> <b class="src-title">{esc(c.title)}</b></div>'
+        f'<div class="src-meta">{meta} · <span class="src-score">{esc(c.score_label)}</span></div>'
+        + (f'<div class="src-note">{esc(c.note)}</div>' if c.note else "")
         + (f'<div class="src-stale">{esc(stale)}</div>' if stale else "") + f'{body}</div>'
     )
 
@@ -133,17 +133,17 @@ def panel_html(conv: Conversation, active: str | None, articles: dict[str, str],
     for t in conv.turns:
         a = t.answer
         hidden = "" if t.id == active else ' style="display:none"'
-        if a.get("answerable"):
-            blocks = [_source_block(t, c, articles.get(c["source"]), False, hashes) for c in a.get("citations", [])]
+        if a.answerable:
+            blocks = [_source_block(t, c, articles.get(c.source), False, hashes) for c in a.citations]
             head = f'<h4>Sources for: {esc(t.question[:200])}</h4>'
-        elif a.get("closest"):
-            blocks = [_source_block(t, c, articles.get(c["source"]), True, hashes) for c in a.get("closest", [])]
+        elif a.closest:
+            blocks = [_source_block(t, c, articles.get(c.source), True, hashes) for c in a.closest]
             head = (f'<h4>{esc(NOT_IN_ARTICLES)} Closest matches for: {esc(t.question[:200])}</h4>'
                     '<p class="closest-note">These passages are the nearest the articles come. They are not citations '
                     'and do not answer the question.</p>')
         else:  # nothing was retrieved (e.g. a follow-up to an unanswered question): say why instead
             blocks = []
-            why = f'<p class="closest-note">{esc(_sentence(a["reason"]))}</p>' if a.get("reason") else ""
+            why = f'<p class="closest-note">{esc(_sentence(a.reason))}</p>' if a.reason else ""
             head = f'<h4>{esc(NOT_IN_ARTICLES)} No sources for: {esc(t.question[:200])}</h4>{why}'
         sections.append(f'<section class="turn" data-turn="{t.id}"{hidden}>{head}{"".join(blocks)}</section>')
     viewer = ('<div id="article-viewer" hidden><div class="viewer-bar"><b class="viewer-title"></b>'
@@ -153,9 +153,8 @@ def panel_html(conv: Conversation, active: str | None, articles: dict[str, str],
 
 def cited_sources(conv: Conversation) -> Iterable[str]:
     for t in conv.turns:
-        for key in ("citations", "closest"):
-            for c in t.answer.get(key, []):
-                yield c["source"]
+        for c in t.answer.citations + t.answer.closest:
+            yield c.source
 
 
 CSS = """
