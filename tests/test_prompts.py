@@ -1,4 +1,5 @@
-"""Prompts ship in the package (citechat/prompts/*.txt); an override folder replaces some or all of them."""
+"""Prompts are the top-level prompts/*.txt, which the package links to and ships (citechat/prompts/*.txt, see
+test_wheel.py); an override folder replaces some or all of them."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_shipped_prompts_load_from_the_package():
-    assert not (ROOT / "prompts").exists()  # nothing is read from the repository root any more
     p = load_prompts()
     for name, needed in REQUIRED.items():
         text = shipped(name).read_text(encoding="utf-8")
         assert placeholders(text) == needed
         assert getattr(p, name.removesuffix(".txt")) == text.strip()
         assert Path(str(shipped(name))).parent.parent.name == "citechat"
+        assert text == (ROOT / "prompts" / name).read_text(encoding="utf-8")  # one copy: the top-level file
     assert load_prompts(None) == p
 
 

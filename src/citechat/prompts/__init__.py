@@ -1,5 +1,6 @@
-"""The LLM prompts: system.txt, qa.txt and condense.txt ship in this package (read with importlib.resources, so
-an installed wheel works as well as a checkout). `settings.prompts_dir` names an optional override folder: a file
+"""The LLM prompts: system.txt, qa.txt and condense.txt are the files in the checkout's top-level `prompts/`; this
+package's *.txt are links to them, so the wheel ships them (read with importlib.resources, so an installed wheel
+works as well as a checkout; tests/test_wheel.py checks). `settings.prompts_dir` names an optional override folder: a file
 there replaces the shipped one of the same name; a file missing there falls back to the shipped one. Every prompt
 is checked for exactly the placeholders the code fills in."""
 
