@@ -16,7 +16,7 @@ from typing import Annotated, Any, get_args
 
 import typer
 
-from . import __version__, commands
+from . import __version__, commands, serving
 from .commands import Options
 from .errors import EXIT_USAGE
 
@@ -260,7 +260,7 @@ def serve(opts: Options,
           port: Annotated[int | None, _opt("--port", help="port (default $CITECHAT_PORT or 7860)")] = None,
           ingest_first: Annotated[bool, typer.Option("--ingest", help="bring the index up to date with the article "
                                                      "folder first")] = False) -> int:
-    return commands.serve(opts, host, port, ingest_first)
+    return serving.serve(opts, host, port, ingest_first)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
