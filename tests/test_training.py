@@ -63,7 +63,7 @@ def test_min_abstention_reads_each_pairs_threshold_off_the_curves():
 
 
 def test_a_model_trained_on_other_features_is_refused(tmp_path):
-    from citechat.embedding import ModelLoadError
+    from citechat.errors import ModelLoadError
 
     path = tmp_path / "decision.txt"
     path.write_text((MODEL_DIR / f"{MODEL_NAME}.txt").read_text())

@@ -33,7 +33,7 @@ from llama_index.core.llms.custom import CustomLLM
 from pydantic import PrivateAttr
 
 from .config import Settings
-from .embedding import ModelLoadError
+from .errors import ModelLoadError
 
 log = logging.getLogger(__name__)
 

