@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import CitechatError, SettingsError, UsageError, error_record
-from .metadata import display_date
+from .ingest.metadata import display_date
 
 if TYPE_CHECKING:
     from .filters import ArticleFilter
