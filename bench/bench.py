@@ -45,8 +45,8 @@ def _answers(eval_files: list[Path]) -> list[str]:
 
 
 def _sentence_count(folder: Path) -> int:
-    from citechat.chunking import split_sentences
-    from citechat.loading import load_articles
+    from citechat.ingest.chunking import split_sentences
+    from citechat.ingest.loading import load_articles
 
     arts, _ = load_articles([folder])
     return sum(len(split_sentences(a.text)) for a in arts)
@@ -87,11 +87,11 @@ def ingest_ratio(embedder_name: str, eval_files: list[Path], sentences: int = 50
                  workers: int | None = None) -> dict[str, Any]:
     """Pipeline throughput (clean, split, embed, write to Chroma) vs the embedder's raw encode on the same texts
     (one process, its default threads, batches of 64). `workers`: embedding processes (None: the default)."""
-    from citechat.chunking import SentenceChunkParser
+    from citechat.ingest.chunking import SentenceChunkParser
     from citechat.config import Settings
     from citechat.embedding import make_embedder
-    from citechat.indexing import Indexer
-    from citechat.loading import load_articles
+    from citechat.ingest.indexing import Indexer
+    from citechat.ingest.loading import load_articles
     from scale import write_corpus
     from citechat.store import Store
 

@@ -25,9 +25,9 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from citechat.chunking import split_sentences  # noqa: E402
+from citechat.ingest.chunking import split_sentences  # noqa: E402
 from citechat.language import is_cjk  # noqa: E402
-from citechat.loading import load_article  # noqa: E402
+from citechat.ingest.loading import load_article  # noqa: E402
 
 PUBLIC = Path("/work/shared/eval/public")
 # Held back by /work/shared/eval/public/README.md: never read, whichever corpus they turn up in.

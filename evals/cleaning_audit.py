@@ -1,4 +1,4 @@
-"""What cleaning (`citechat.loading.clean_text`) removes from article files, by kind, with examples.
+"""What cleaning (`citechat.ingest.loading.clean_text`) removes from article files, by kind, with examples.
 
 Runs the cleaner over the three public corpora of ../shared/eval/public (corpus-en, corpus-zh, corpus-cmrc: only
 read and counted, nothing is trained or tuned on them) and over the shipped data/articles/. Each file's raw text is
@@ -29,9 +29,9 @@ import sys
 import unicodedata
 from pathlib import Path
 
-from citechat import loading
+from citechat.ingest import loading
 from citechat.language import CJK_RANGES
-from citechat.loading import clean_text, decode_bytes
+from citechat.ingest.loading import clean_text, decode_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = ROOT.parent / "shared" / "eval" / "public"

@@ -84,7 +84,7 @@ class OutOfFold:
         meta = json.loads(card.read_text(encoding="utf-8"))
         import lightgbm
 
-        from citechat.decision import DecisionModel
+        from citechat.answer.decision import DecisionModel
         from citechat.retrieval.multilingual import E5CrossEncoder
 
         nested = meta.get("fold_thresholds", {})

@@ -5,7 +5,7 @@ word-hashing embedder keeps this fast."""
 from __future__ import annotations
 
 from citechat.answer_cache import AnswerCache
-from citechat.answers import Answer, Citation
+from citechat.answer.types import Answer, Citation
 from citechat.engine import Engine
 from citechat.filters import ArticleFilter
 

@@ -246,8 +246,8 @@ def test_filters_narrow_what_the_chat_answers_from(browser, server):
 
 
 def test_library_shows_a_date_for_every_shipped_article_with_a_dateline(page):
-    from citechat.loading import load_articles
-    from citechat.metadata import dateline, display_date
+    from citechat.ingest.loading import load_articles
+    from citechat.ingest.metadata import dateline, display_date
     from test_browser import _open_library
 
     arts, _ = load_articles([ARTICLES])

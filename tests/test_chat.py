@@ -7,7 +7,7 @@ for, so a test can check what question reached retrieval (or that nothing did).
 
 from __future__ import annotations
 
-from citechat.answers import CANNOT_ANSWER, Answer, Citation
+from citechat.answer.types import CANNOT_ANSWER, Answer, Citation
 from citechat.chat import (
     NOT_WHAT_WAS_ASKED,
     UNRESOLVED_FOLLOW_UP,
@@ -20,7 +20,7 @@ from citechat.chat import (
 )
 from citechat.config import Settings
 from citechat.engine import Engine
-from citechat.extractive import ExtractiveAnswerer
+from citechat.answer.extractive import ExtractiveAnswerer
 from citechat.ui.render import message_markdown, panel_html
 
 

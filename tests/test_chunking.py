@@ -1,5 +1,5 @@
-from citechat.chunking import SentenceChunkParser, group_chunks, split_sentences
-from citechat.loading import Article, load_articles
+from citechat.ingest.chunking import SentenceChunkParser, group_chunks, split_sentences
+from citechat.ingest.loading import Article, load_articles
 
 from conftest import ARTICLES
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from citechat.chunking import split_sentences
-from citechat.loading import load_article
+from citechat.ingest.chunking import split_sentences
+from citechat.ingest.loading import load_article
 from citechat.retrieval.e5_weights import E5File, dequantize
 
 ROOT = Path(__file__).resolve().parents[1]

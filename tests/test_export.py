@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from citechat.answers import CANNOT_ANSWER, Answer, Citation, SentenceCheck
+from citechat.answer.types import CANNOT_ANSWER, Answer, Citation, SentenceCheck
 from citechat.chat import Conversation
 from citechat.export import (
     conversation_dict,
@@ -180,7 +180,7 @@ def test_each_page_session_exports_into_its_own_folder_removed_when_it_closes(co
 
 
 def test_a_failing_condense_call_is_logged(caplog):
-    from citechat.generative import LLMAnswerer
+    from citechat.answer.generative import LLMAnswerer
     from citechat.prompts import load_prompts
 
     class Down:
@@ -188,6 +188,6 @@ def test_a_failing_condense_call_is_logged(caplog):
             raise ConnectionError("llama server refused the connection")
 
     answerer = LLMAnswerer(Down(), extractive=None, prompts=load_prompts(None), checker=None)
-    with caplog.at_level("WARNING", logger="citechat.generative"):
+    with caplog.at_level("WARNING", logger="citechat.answer.generative"):
         assert answerer.condense([("Who presented flags?", "Liu Sheng [1]")], "And when?") is None
     assert "refused the connection" in caplog.text and "by rule" in caplog.text

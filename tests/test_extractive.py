@@ -2,8 +2,8 @@
 
 import pytest
 
-from citechat.answers import CANNOT_ANSWER
-from citechat.question import analyse_question
+from citechat.answer.types import CANNOT_ANSWER
+from citechat.answer.question import analyse_question
 
 ARTICLE_A = """Glassworks museum reopens in Porthaven
 
@@ -168,7 +168,7 @@ def test_an_abstention_says_why(case_engine):
 def test_metadata_answer_cites_where_the_value_is_written():
     """A date read from "On February 7, 2022" is stored as 2022-02-07 with the offset of its dateline: the
     sentence there is cited even though the ISO form is not in the text."""
-    from citechat.extractive import _sentence_containing
+    from citechat.answer.extractive import _sentence_containing
 
     text = "Ferry news\n\nOn February 7, 2022, the ferry opened. It carries cars."
     at = text.index("February")

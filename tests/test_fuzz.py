@@ -11,8 +11,8 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from citechat.chunking import SentenceChunkParser, group_chunks, split_sentences
-from citechat.loading import Article, clean_text, remove_pinyin_glosses
+from citechat.ingest.chunking import SentenceChunkParser, group_chunks, split_sentences
+from citechat.ingest.loading import Article, clean_text, remove_pinyin_glosses
 
 EXAMPLES = int(os.environ.get("CITECHAT_FUZZ_EXAMPLES", "2000"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from citechat.answers import Answer
+from citechat.answer.types import Answer
 from citechat.errors import HistoryError
 from citechat.history import FILENAME, History, new_owner_id
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from pathlib import Path
 
-from citechat.indexing import Indexer
-from citechat.loading import content_hash
+from citechat.ingest.indexing import Indexer
+from citechat.ingest.loading import content_hash
 
 from conftest import ARTICLES
 

@@ -71,7 +71,7 @@ def test_feedback_records_only_what_is_needed(tmp_path, corpus_engine):
 
 
 def test_rendering_escapes_article_text(corpus_engine):
-    from citechat.answers import Answer, Citation
+    from citechat.answer.types import Answer, Citation
 
     conv = Conversation()
     evil = '<img src=x onerror="alert(1)"> **bold** [link](http://x)'

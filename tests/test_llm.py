@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from citechat.answers import CANNOT_ANSWER
+from citechat.answer.types import CANNOT_ANSWER
 from citechat.config import Settings
 from citechat.engine import Engine
 from citechat.evaluation import evaluate, read_cases
-from citechat.grounding import GroundingChecker, key_terms, split_answer
+from citechat.answer.grounding import GroundingChecker, key_terms, split_answer
 from citechat.prompts import PromptError, load_prompts, placeholders, shipped
 
 from browser_support import free_port

@@ -7,9 +7,9 @@ from pathlib import Path
 import pypinyin
 import pytest
 
-from citechat import loading
+from citechat.ingest import loading
 
-from citechat.loading import (
+from citechat.ingest.loading import (
     LoadError,
     clean_text,
     decode_bytes,

@@ -5,8 +5,8 @@ from datetime import date
 
 import pytest
 
-from citechat.loading import load_article, load_articles
-from citechat.metadata import article_year, display_date, extract_date, extract_outlet, find_date, find_outlet, normalise_date
+from citechat.ingest.loading import load_article, load_articles
+from citechat.ingest.metadata import article_year, display_date, extract_date, extract_outlet, find_date, find_outlet, normalise_date
 
 from conftest import ARTICLES
 

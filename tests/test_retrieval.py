@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from citechat.engine import Engine
-from citechat.features import candidate_features, question_features
-from citechat.question import analyse_question
+from citechat.answer.features import candidate_features, question_features
+from citechat.answer.question import analyse_question
 from citechat.retrieval import Candidate, CrossEncoderRanker, Query, Scores, reciprocal_rank_fusion
 
 from conftest import WordHashEmbedder, make_settings

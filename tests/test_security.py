@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from citechat.config import Settings
-from citechat.loading import load_article, LoadError
+from citechat.ingest.loading import load_article, LoadError
 
 from conftest import ARTICLES, local_only
 

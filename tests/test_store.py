@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from citechat.chunking import split_sentences
+from citechat.ingest.chunking import split_sentences
 from citechat.errors import IndexOutdated, IndexProblem
-from citechat.indexing import Indexer
-from citechat.loading import load_article
+from citechat.ingest.indexing import Indexer
+from citechat.ingest.loading import load_article
 from citechat.store import Store, StoredSentence
 
 from conftest import WordHashEmbedder, local_only, make_settings

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from citechat.decision import DecisionModel, MODEL_DIR, MODEL_NAME
-from citechat.features import FEATURES
+from citechat.answer.decision import DecisionModel, MODEL_DIR, MODEL_NAME
+from citechat.answer.features import FEATURES
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "training"))

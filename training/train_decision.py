@@ -2,7 +2,7 @@
 
 1. features: every question of the public sets (half A) is asked through the real retrieval stage (cached in
    training/cache/, keyed by the set file and the retrieval code); each retrieved sentence becomes one row of
-   citechat.decision.FEATURES, labelled 1 when it is in the gold article and holds a gold answer.
+   citechat.answer.decision.FEATURES, labelled 1 when it is in the gold article and holds a gold answer.
 2. folds: articles are split into K folds (never questions: questions about one paragraph are near-duplicates).
    An unanswerable question has no gold article; it goes with the article of its best-ranked candidate.
 3. out-of-fold: each fold's model scores the questions of its held-out articles. The per-pair thresholds are chosen
@@ -28,12 +28,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from public_sets import ROOT, SETS, engine_for, read_set, set_file  # noqa: E402
 
-from citechat.decision import MODEL_DIR, MODEL_NAME, balanced_point, citable, floor_point, operating_point, \
+from citechat.answer.decision import MODEL_DIR, MODEL_NAME, balanced_point, citable, floor_point, operating_point, \
     pair_of  # noqa: E402
-from citechat.features import FEATURES, candidate_features, question_features  # noqa: E402
+from citechat.answer.features import FEATURES, candidate_features, question_features  # noqa: E402
+from citechat.answer.question import analyse_question  # noqa: E402
 from citechat.evaluation import holds_answer  # noqa: E402
 from citechat.language import is_cjk  # noqa: E402
-from citechat.question import analyse_question  # noqa: E402
 
 CACHE = ROOT / "training" / "cache"
 SET_PAIR = {"en-en": "en-en", "en-zh": "en-zh", "zh-zh": "zh-zh", "cmrc-zh": "zh-zh", "zh-en": "zh-en"}
@@ -62,7 +62,7 @@ def _retrieval_key(name: str, full: bool, limit: int | None) -> str:
     # the multilingual cross-encoder is not part of it: training adds its out-of-fold scores (train_reranker.py)
     for f in [*sorted(p for p in (package / "retrieval").glob("*.py") if p.name not in NOT_RETRIEVAL),
               *(package / f for f in (
-            "question.py", "chunking.py", "language.py", "loading.py", "config.py"))]:
+            "answer/question.py", "ingest/chunking.py", "language.py", "ingest/loading.py", "config.py"))]:
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
 

@@ -35,7 +35,7 @@ from public_sets import ROOT, SETS  # noqa: E402
 from train_decision import CACHE, FOLD_DIR, fold_of_groups, retrieved_candidates  # noqa: E402
 
 from citechat.config import RetrievalSettings  # noqa: E402
-from citechat.decision import citable  # noqa: E402
+from citechat.answer.decision import citable  # noqa: E402
 from citechat.evaluation import holds_answer  # noqa: E402
 
 WORK = CACHE / "reranker"

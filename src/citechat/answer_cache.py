@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from cachetools import LRUCache
 
-from .answers import Answer
+from .answer.types import Answer
 
 Key = tuple[str, tuple[str, ...] | None]
 

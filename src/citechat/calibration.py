@@ -13,7 +13,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from .decision import pair_of
+from .answer.decision import pair_of
 from .evaluation import read_cases
 from .language import is_cjk
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .answers import CANNOT_ANSWER, Answer, final_item
+from .answer.question import analyse_question, holds_what_is_asked, question_type, topics
+from .answer.types import CANNOT_ANSWER, Answer, final_item
 from .engine import Engine
 from .filters import ArticleFilter
 from .language import chinese_terms, is_cjk, proper_terms
-from .question import analyse_question, holds_what_is_asked, question_type, topics
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import UsageError, error_record
-from .metadata import display_date
+from .ingest.metadata import display_date
 
 if TYPE_CHECKING:
     from .filters import ArticleFilter

@@ -27,7 +27,7 @@ def _run(name: str, fn: Callable[[], str]) -> Check:
 
 
 def _check_articles(settings: Settings) -> str:
-    from .loading import LoadError, iter_article_files, load_article
+    from .ingest.loading import LoadError, iter_article_files, load_article
 
     folder = Path(settings.data_dir)
     if not folder.is_dir():
@@ -77,7 +77,7 @@ def _check_multilingual(settings: Settings) -> str:
 
 
 def _check_decision(settings: Settings) -> str:
-    from .decision import DecisionModel
+    from .answer.decision import DecisionModel
 
     model = DecisionModel(settings.answer.decision_model, min_abstention=settings.answer.min_abstention)
     model.warm_up()

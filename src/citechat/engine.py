@@ -8,20 +8,20 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from .answer.decision import DecisionModel
+from .answer.extractive import ExtractiveAnswerer
+from .answer.generative import LLMAnswerer
+from .answer.grounding import GroundingChecker
+from .answer.question import analyse_question
+from .answer.types import Answer, Answerer, final_item
 from .answer_cache import AnswerCache
-from .answers import Answer, Answerer, final_item
 from .config import Settings
-from .decision import DecisionModel
 from .embedding import Embedder, make_embedder
 from .errors import QuestionError
-from .extractive import ExtractiveAnswerer
 from .filters import ArticleFilter
-from .generative import LLMAnswerer
-from .grounding import GroundingChecker
-from .indexing import Indexer, IngestReport
+from .ingest.indexing import Indexer, IngestReport
 from .llm import make_llm
 from .prompts import load_prompts
-from .question import analyse_question
 from .retrieval import OnnxCrossEncoder, Retriever
 from .store import Store, StoredArticle
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .answers import Answer
+from .answer.types import Answer
 
 
 def percentile(values: Sequence[float], p: float) -> float:

@@ -13,8 +13,8 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .answers import CANNOT_ANSWER, NOT_IN_ARTICLES, Answer, Citation
-from .metadata import display_date
+from .answer.types import CANNOT_ANSWER, NOT_IN_ARTICLES, Answer, Citation
+from .ingest.metadata import display_date
 
 if TYPE_CHECKING:
     from .chat import Conversation, Turn

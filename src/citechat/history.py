@@ -19,7 +19,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .answers import Answer
+from .answer.types import Answer
 from .errors import HistoryError
 
 FILENAME = "conversations.sqlite"

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ..question import QuestionInfo
+from ..answer.question import QuestionInfo
 
 
 @dataclass

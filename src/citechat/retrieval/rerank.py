@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelLoadError
+from ..ingest.loading import is_byline
 from ..language import is_cjk
-from ..loading import is_byline
 from .candidates import Candidate
 from .multilingual import PairScorer
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
+from ..answer.question import QuestionInfo, analyse_question
 from ..config import Settings
 from ..embedding import Embedder
 from ..language import is_cjk, tokenize
-from ..question import QuestionInfo, analyse_question
 from ..store import Store
 from .candidates import Candidate, CorpusStats, RetrievalResult
 from .dense import DenseRetriever, Query

@@ -15,8 +15,8 @@ from ..chat import Conversation, Turn, append_feedback, ask_stream, feedback_rec
 from ..engine import Engine, QuestionError
 from ..errors import FilterError, IndexFull, StoreUnavailable, error_record
 from ..history import History
+from ..ingest.metadata import display_date
 from ..library import UploadError, add_upload, delete_article
-from ..metadata import display_date
 from .history_panel import HISTORY_CSS, HistoryPanel, browser_secret
 from .options import export_controls, filter_controls, filter_message, read_filter, wire_exports, wire_filter_refresh
 from .render import CSS, JS_HEAD, cited_sources, esc, md_esc, message_markdown, panel_html

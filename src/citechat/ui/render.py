@@ -7,9 +7,9 @@ import html
 from collections.abc import Iterable
 from typing import Any
 
-from ..answers import CANNOT_ANSWER, NOT_IN_ARTICLES, Citation
+from ..answer.types import CANNOT_ANSWER, NOT_IN_ARTICLES, Citation
 from ..chat import Conversation, Turn
-from ..metadata import display_date
+from ..ingest.metadata import display_date
 
 _MD_ESCAPES = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'*_`[]#|~\\$"})
 

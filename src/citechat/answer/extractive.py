@@ -11,16 +11,16 @@ the nearest sentence of the same article with the full name.
 
 from __future__ import annotations
 
-from . import dictionary
-from .answers import CANNOT_ANSWER, Answer, Answerer, Citation
-from .config import AnswerSettings
+from .. import dictionary
+from ..config import AnswerSettings
+from ..language import is_cjk
+from ..names import find_aliases
+from ..retrieval import Candidate, RetrievalResult
+from ..store import Store, StoredArticle
 from .decision import DecisionModel, citable, pair_of
 from .features import candidate_features, question_features
-from .language import is_cjk
-from .names import find_aliases
 from .question import QuestionInfo, has_date, has_number
-from .retrieval import Candidate, RetrievalResult
-from .store import Store, StoredArticle
+from .types import CANNOT_ANSWER, Answer, Answerer, Citation
 
 
 class Articles:
@@ -210,7 +210,7 @@ def span_citation(n: int, source: str, text: str, start: int, end: int, score: f
 
 
 def citation(n: int, c: Candidate, score: float, score_kind: str = "probability") -> Citation:
-    """Citation [n] of a candidate sentence; `score_kind` says what `score` is (answers.SCORE_KINDS)."""
+    """Citation [n] of a candidate sentence; `score_kind` says what `score` is (types.SCORE_KINDS)."""
     return Citation(n=n, source=c.source, title=c.title, text=c.text, start=c.start, end=c.end,
                     score=round(float(score), 4), outlet=c.outlet, date=c.date,
                     context_start=c.context_start, context_end=c.context_end, score_kind=score_kind)

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import LoadError
-from .language import CJK_RANGES, CJK_RE
+from ..errors import LoadError
+from ..language import CJK_RANGES, CJK_RE
 from .metadata import _DATE_LABEL, _DATE_ONLY_LINE, _SOURCE_LABEL, METADATA_VERSION, Found, find_date, find_outlet
 
 # Re-exported: is_byline, extract_date, extract_outlet and normalise_date are this module's API too.

@@ -223,7 +223,7 @@ def _complete_suffix(value: str, context: str) -> str:
     (completed in the script of the surrounding text: traditional text gets 報)."""
     if not _TRUNCATED_SUFFIX.search(value):
         return value
-    from .language import to_simplified
+    from ..language import to_simplified
 
     return value + ("報" if to_simplified(context) != context else "报")
 

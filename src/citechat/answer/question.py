@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .language import ZH_QUESTION_WORDS, chinese_terms, is_cjk, proper_terms, stem, to_simplified, tokenize
+from ..language import ZH_QUESTION_WORDS, chinese_terms, is_cjk, proper_terms, stem, to_simplified, tokenize
 
 _WHEN_Q = re.compile(r"\b(when|what date|which date|what day|which day|what year|which year|what time)\b|什麼時候|什么时候|何時|何时|哪天|哪一天|幾月|几月|哪年|日期", re.I)
 _COUNT_Q = re.compile(r"\b(how many|how much|what number|what percentage|how long|how far|how big)\b|多少|幾|几", re.I)
@@ -225,7 +225,7 @@ def own_words(message: str) -> list[str]:
 def holds_what_is_asked(message: str, texts: list[str]) -> bool:
     """True if one of the follow-up's own words is in the texts (across languages by the dictionary), or it has
     none ("And when?"): its answer then is evidence for what it asks, not only for what it borrowed."""
-    from .dictionary import chinese_for, english_for  # noqa: PLC0415
+    from ..dictionary import chinese_for, english_for  # noqa: PLC0415
 
     words = own_words(message)
     if not words:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .retrieval import RetrievalResult
+if TYPE_CHECKING:  # annotations only: retrieval imports question analysis from this package
+    from ..retrieval import RetrievalResult
 
 CANNOT_ANSWER = "The articles don't contain the answer to this question."
 NOT_IN_ARTICLES = "Not in the articles."  # the heading of an abstention, in the chat and in exports

@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
-from .answers import CANNOT_ANSWER, Answer, Answerer, final_item
+from ..retrieval import Candidate, RetrievalResult
 from .extractive import ExtractiveAnswerer, citation
 from .question import coverage
-from .retrieval import Candidate, RetrievalResult
+from .types import CANNOT_ANSWER, Answer, Answerer, final_item
 
 log = logging.getLogger(__name__)
 

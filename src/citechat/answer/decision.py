@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelLoadError
+from ..errors import ModelLoadError
+from ..ingest.loading import is_byline
 from .features import FEATURES
-from .loading import is_byline
 
-MODEL_DIR = Path(__file__).resolve().parent / "models"
+MODEL_DIR = Path(__file__).resolve().parents[1] / "models"  # citechat/models/
 MODEL_NAME = "decision"
 
 

@@ -18,10 +18,10 @@ from typing import Protocol
 
 import numpy as np
 
-from . import dictionary
-from .language import CJK_RE, is_cjk, proper_terms, to_simplified, tokenize
+from .. import dictionary
+from ..language import CJK_RE, is_cjk, proper_terms, to_simplified, tokenize
+from ..retrieval.candidates import Candidate
 from .question import QUESTION_TYPES, QuestionInfo, counts_asked, has_date, has_number, question_type
-from .retrieval.candidates import Candidate
 
 FEATURES: tuple[str, ...] = (
     "q_cjk", "s_cjk",

@@ -16,9 +16,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .answers import SentenceCheck
-from .chunking import split_sentences
-from .language import STOPWORDS, chinese_terms, is_cjk, proper_terms, to_simplified, tokenize
+from ..ingest.chunking import split_sentences
+from ..language import STOPWORDS, chinese_terms, is_cjk, proper_terms, to_simplified, tokenize
+from .types import SentenceCheck
 
 _MARKER = re.compile(r"\s*\[(\d{1,2})\]")
 _NUMBER = re.compile(r"\d[\d,.]*")

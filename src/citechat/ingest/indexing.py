@@ -20,12 +20,12 @@ from llama_index.core import Document
 from llama_index.core.ingestion import IngestionPipeline
 from tqdm.auto import tqdm
 
+from ..config import SCHEMA_VERSION, Settings
+from ..embedding import Embedder
+from ..errors import IndexFull
+from ..store import Store, check_space, write_bytes
 from .chunking import SentenceChunkParser
-from .config import SCHEMA_VERSION, Settings
-from .embedding import Embedder
-from .errors import IndexFull
 from .loading import Article, LoadError, iter_article_files, load_article
-from .store import Store, check_space, write_bytes
 
 log = logging.getLogger(__name__)
 

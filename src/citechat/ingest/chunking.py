@@ -15,7 +15,7 @@ from typing import Any
 from llama_index.core.node_parser import NodeParser
 from llama_index.core.schema import BaseNode, NodeRelationship, TextNode
 
-from .language import CJK_RE
+from ..language import CJK_RE
 from .loading import Article
 
 _ABBREVIATIONS = {
