@@ -19,7 +19,8 @@ from .config import Settings
 from .embedding import Embedder, make_embedder
 from .errors import QuestionError
 from .filters import ArticleFilter
-from .ingest.indexing import Indexer, IngestReport
+from .ingest.indexing import Indexer
+from .ingest.report import IngestReport
 from .llm import make_llm
 from .prompts import load_prompts
 from .retrieval import OnnxCrossEncoder, Retriever

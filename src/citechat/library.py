@@ -22,8 +22,8 @@ from pathlib import Path
 
 from .engine import Engine
 from .errors import UploadError
-from .ingest.indexing import IngestReport
 from .ingest.loading import SUPPORTED_SUFFIXES, LoadError, load_article
+from .ingest.report import IngestReport
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 log = logging.getLogger(__name__)

@@ -4,7 +4,8 @@
   point into;
 - metadata.py: title, publication date (header or body dateline), outlet, bylines;
 - chunking.py: whole sentences with their offsets (`split_sentences`), small chunks, the llama-index node parser;
-- indexing.py: the `Indexer`: incremental ingest by content hash into the `store/` package, crash-safe.
+- indexing.py: the `Indexer`: incremental ingest by content hash into the `store/` package, crash-safe;
+- report.py: `IngestReport`, what one ingest did.
 
 The package exports only loading and metadata, which are plain Python; chunking and indexing load llama-index, so
 import them from their modules (`from citechat.ingest.indexing import Indexer`): the command line stays quick.

@@ -11,7 +11,6 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,35 +25,12 @@ from ..errors import IndexFull
 from ..store import Store, check_space, write_bytes
 from .chunking import SentenceChunkParser
 from .loading import Article, LoadError, iter_article_files, load_article
+from .report import IngestReport
 
 log = logging.getLogger(__name__)
 
 Pending = list[tuple[Article, bool]]  # loaded articles waiting for a batch, each with "was already stored"
 Batches = list[tuple[Future, Pending]]  # queued batches (future of the sentences embedded), oldest first
-
-
-@dataclass
-class IngestReport:
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    refreshed: list[str] = field(default_factory=list)  # unchanged text, new metadata (only the record rewritten)
-    skipped: list[str] = field(default_factory=list)  # warnings, one per unreadable file
-    sentences_embedded: int = 0
-    seconds: float = 0.0
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed or self.refreshed)
-
-    def summary(self) -> str:
-        refreshed = f" ({len(self.refreshed)} with new metadata)" if self.refreshed else ""
-        return (
-            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
-            f"{len(self.unchanged)} unchanged{refreshed}, {len(self.skipped)} skipped "
-            f"({self.sentences_embedded} sentences embedded in {self.seconds:.1f} s)"
-        )
 
 
 class Indexer:
