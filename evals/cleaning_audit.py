@@ -29,9 +29,9 @@ import sys
 import unicodedata
 from pathlib import Path
 
-from citechat.ingest import loading
-from citechat.language import CJK_RANGES
+from citechat.ingest import glosses, loading
 from citechat.ingest.loading import clean_text, decode_bytes
+from citechat.language import CJK_RANGES
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = ROOT.parent / "shared" / "eval" / "public"
@@ -59,8 +59,8 @@ def old_remove_pinyin_glosses(text: str) -> str:
         text = cleaned
 
 
-_PAREN = re.compile(rf"[(（]([{loading._PINYIN_LETTERS}1-5]+)[)）]")
-_DEBRIS = re.compile(rf"\?[{loading._PINYIN_LETTERS}1-5]+\)\|?")
+_PAREN = re.compile(rf"[(（]([{glosses._PINYIN_LETTERS}1-5]+)[)）]")
+_DEBRIS = re.compile(rf"\?[{glosses._PINYIN_LETTERS}1-5]+\)\|?")
 _MARKUP = re.compile(r"^\s{0,3}#{1,6}\s*$|^\]\([^)]*\)$|^!?\[$|^(\*\*|__)$|^[\u200b\u200c\u200d\u2060\ufeff]+$")
 _CJK_TAIL = re.compile(rf"[{CJK_RANGES}]{{1,8}}$")
 
