@@ -3,6 +3,7 @@
 - loading.py: read a .txt/.md/.html file and clean it into `Article.text`, the text every citation's offsets
   point into;
 - metadata.py: title, publication date (header or body dateline), outlet, bylines;
+- glosses.py: pinyin glosses (區(qū)域 -> 區域) that cleaning removes;
 - chunking.py: whole sentences with their offsets (`split_sentences`), small chunks, the llama-index node parser;
 - indexing.py: the `Indexer`: incremental ingest by content hash into the `store/` package, crash-safe;
 - report.py: `IngestReport`, what one ingest did.
