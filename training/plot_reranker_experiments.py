@@ -6,10 +6,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 r = json.load(open("evals/results/reranker-experiments.json"))["runs"]; bce, lw = r["bce_lr3e-5"]["sets"], r["listwise_lr3e-5"]["sets"]
-old_curve = [0.5342, 0.5321, 0.5092, 0.4803, 0.4328, 0.449]
-bce_curve = [0.5998, 0.5223, 0.532, 0.4961, 0.4551, 0.4631]
-lw_curve = [1.3792, 1.1934, 0.9449, 0.9067, 0.8261]
-rate = 1884 / 8698
+old = json.load(open("training/folds/xrerank-half0/card.json"))  # the committed half0 (BCE, lr 1.5e-4)
+old_curve = old["loss_curve"]
+bce_curve, lw_curve = r["bce_lr3e-5"]["loss_curve"], r["listwise_lr3e-5"]["loss_curve"]
+rate = old["positives"] / old["pairs"]
 prior = -(rate * math.log(rate) + (1 - rate) * math.log(1 - rate))
 fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))
 x = lambda c: [50 * (i + 1) for i in range(len(c))]
