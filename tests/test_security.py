@@ -1,22 +1,45 @@
-"""Hostile input, security defaults, logs and `citechat doctor`."""
+"""Hostile input, security defaults, logs and `citechat doctor` (the CLI runs in-process here)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+import logging
+from dataclasses import dataclass
 
+import pytest
+
+from citechat import cli
 from citechat.config import Settings
 from citechat.ingest.loading import load_article, LoadError
 
 from conftest import ARTICLES, local_only
 
 
-def run(args, env_extra: dict, timeout=300) -> subprocess.CompletedProcess:
-    env = dict(os.environ, **env_extra)
-    return subprocess.run([sys.executable, "-m", "citechat", *args], capture_output=True, text=True, env=env,
-                          timeout=timeout)
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run(monkeypatch, capsys):
+    """The CLI in-process (cli.main, as `python -m citechat` runs it), with env_extra set for the call; the root
+    logger's handlers are put back afterwards, since every command sets up logging for its process."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+
+    def call(args: list[str], env_extra: dict) -> Ran:
+        with monkeypatch.context() as m:
+            for k, v in env_extra.items():
+                m.setenv(k, v)
+            code = cli.main(args)
+        out, err = capsys.readouterr()
+        return Ran(code, out, err)
+
+    yield call
+    root.handlers[:], _ = saved
+    root.setLevel(saved[1])
 
 
 def test_uploads_are_off_without_a_password_on_any_address():
@@ -68,7 +91,7 @@ def test_odd_text_is_indexed_and_answered(make_engine, tmp_path):
             assert engine.read_articles([c.source])[c.source].text[c.start:c.end] == c.text
 
 
-def test_logs_are_structured_and_hold_no_article_text_or_secrets(tmp_path):
+def test_logs_are_structured_and_hold_no_article_text_or_secrets(tmp_path, run):
     env = {"CITECHAT_INDEX_DIR": str(tmp_path / "index"), "CITECHAT_DATA_DIR": str(ARTICLES),
            "CITECHAT_LOG_FORMAT": "json", "CITECHAT_LLM": "openai-like",
            "CITECHAT_LLM_BASE_URL": "http://127.0.0.1:9/v1", "CITECHAT_LLM_API_KEY": "sk-very-secret-key"}
@@ -87,7 +110,7 @@ def test_logs_are_structured_and_hold_no_article_text_or_secrets(tmp_path):
 
 
 @local_only
-def test_doctor_names_each_problem(tmp_path):
+def test_doctor_names_each_problem(tmp_path, run):
     env = {"CITECHAT_INDEX_DIR": str(tmp_path / "missing-index"), "CITECHAT_DATA_DIR": str(tmp_path / "no-articles"),
            "CITECHAT_LLM": "openai-like", "CITECHAT_LLM_BASE_URL": "http://127.0.0.1:9/v1"}
     p = run(["doctor"], env)
@@ -104,7 +127,7 @@ def test_doctor_names_each_problem(tmp_path):
 
 
 @local_only
-def test_index_from_an_older_version_is_rebuilt_by_ingest(tmp_path):
+def test_index_from_an_older_version_is_rebuilt_by_ingest(tmp_path, run):
     env = {"CITECHAT_INDEX_DIR": str(tmp_path / "index"), "CITECHAT_DATA_DIR": str(ARTICLES)}
 
     def article_files() -> dict[str, tuple[int, int, str]]:
