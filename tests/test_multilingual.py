@@ -80,6 +80,7 @@ def test_a_missing_model_says_what_to_do(tmp_path):
 def test_scorer_covers_only_the_first_citable_candidates():
     class Length(PairScorer):
         def __init__(self) -> None:
+            super().__init__()
             self.calls: list[list[str]] = []
 
         def score(self, query, passages):
@@ -106,3 +107,27 @@ def test_shipped_model_reads_both_languages():
     for question in ("Who presented flags in Luohu?", "罗湖区向11个牵头单位授旗的是谁?"):
         s = enc.score(question, [LUOHU_SENTENCE, *others])
         assert int(np.argmax(s)) == 0, (question, s)
+
+
+def test_warm_up_loads_once_however_many_threads_ask():
+    import threading
+    import time
+
+    from citechat.lazy import WarmUp
+
+    class Slow(WarmUp):
+        loads = 0
+
+        def _load(self) -> None:
+            time.sleep(0.05)  # long enough for every thread to arrive while the first one loads
+            Slow.loads += 1
+
+    model = Slow()
+    threads = [threading.Thread(target=model.warm_up) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert Slow.loads == 1 and model.ready
+    model.warm_up()
+    assert Slow.loads == 1

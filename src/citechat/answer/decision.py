@@ -10,7 +10,6 @@ otherwise citechat abstains. The model and its thresholds are files in `citechat
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import numpy as np
 
 from ..errors import ModelLoadError
 from ..ingest.loading import is_byline
+from ..lazy import WarmUp
 from .features import FEATURES
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models"  # citechat/models/
@@ -28,46 +28,42 @@ def pair_of(question_cjk: bool, sentence_cjk: bool) -> str:
     return f"{'zh' if question_cjk else 'en'}-{'zh' if sentence_cjk else 'en'}"
 
 
-class DecisionModel:
+class DecisionModel(WarmUp):
     """The trained scorer and its per-pair thresholds. Loaded lazily (`warm_up`)."""
 
     def __init__(self, path: Path | None = None, booster: Any = None, thresholds: dict[str, float] | None = None,
                  meta: dict[str, Any] | None = None, min_abstention: float | None = None) -> None:
+        super().__init__()
         self.path = path or MODEL_DIR / f"{MODEL_NAME}.txt"
         self.min_abstention = min_abstention  # None: the card's thresholds
         self._booster = booster
+        self._ready = booster is not None  # a booster handed in is the model; nothing to load
         self.thresholds: dict[str, float] = dict(thresholds or {})
         self.meta: dict[str, Any] = dict(meta or {})
-        self._lock = threading.Lock()
 
-    def warm_up(self) -> None:
-        if self._booster is not None:
-            return
-        with self._lock:
-            if self._booster is not None:
-                return
-            try:
-                import lightgbm
-            except ImportError as e:  # pragma: no cover - a dependency
-                raise ModelLoadError("The answer decision needs LightGBM: pip install lightgbm") from e
-            card = self.path.with_suffix(".json")
-            if not self.path.exists() or not card.exists():
-                raise ModelLoadError(f"The answer-decision model {self.path} (and its .json card) is missing. "
-                                     "Run `make train` to build it.")
-            meta = json.loads(card.read_text(encoding="utf-8"))
-            if tuple(meta.get("features", ())) != FEATURES:
-                raise ModelLoadError(f"{self.path} was trained on other features than this version computes. "
+    def _load(self) -> None:
+        try:
+            import lightgbm
+        except ImportError as e:  # pragma: no cover - a dependency
+            raise ModelLoadError("The answer decision needs LightGBM: pip install lightgbm") from e
+        card = self.path.with_suffix(".json")
+        if not self.path.exists() or not card.exists():
+            raise ModelLoadError(f"The answer-decision model {self.path} (and its .json card) is missing. "
+                                 "Run `make train` to build it.")
+        meta = json.loads(card.read_text(encoding="utf-8"))
+        if tuple(meta.get("features", ())) != FEATURES:
+            raise ModelLoadError(f"{self.path} was trained on other features than this version computes. "
+                                 "Run `make train`.")
+        self.meta = meta
+        self.thresholds = {k: float(v) for k, v in meta["thresholds"].items()}
+        if self.min_abstention is not None:
+            curves = meta.get("curves") or {}
+            if not curves:
+                raise ModelLoadError(f"{card} has no curves, so `min_abstention` can't be applied. "
                                      "Run `make train`.")
-            self.meta = meta
-            self.thresholds = {k: float(v) for k, v in meta["thresholds"].items()}
-            if self.min_abstention is not None:
-                curves = meta.get("curves") or {}
-                if not curves:
-                    raise ModelLoadError(f"{card} has no curves, so `min_abstention` can't be applied. "
-                                         "Run `make train`.")
-                self.thresholds = {pair: operating_point(curve, self.min_abstention)["threshold"]
-                                   for pair, curve in curves.items()}
-            self._booster = lightgbm.Booster(model_file=str(self.path))
+            self.thresholds = {pair: operating_point(curve, self.min_abstention)["threshold"]
+                               for pair, curve in curves.items()}
+        self._booster = lightgbm.Booster(model_file=str(self.path))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         self.warm_up()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..language import to_simplified
+from ..lazy import WarmUp
 
 if TYPE_CHECKING:
     from .llama import LlamaIndexEmbedding
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class Embedder(ABC):
+class Embedder(WarmUp, ABC):
     """Turns text into unit-length vectors. Subclasses implement `_encode` (and may override `warm_up`)."""
 
     name: str = "embedder"
@@ -34,25 +35,13 @@ class Embedder(ABC):
     fork_safe: bool = False  # pure numpy models can encode in forked worker processes (see `embed_many`)
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._ready = False
+        super().__init__()
         self.calls = 0  # number of encode calls, so tests can prove that re-ingest embeds nothing
         self._pool: ProcessPoolExecutor | None = None
         self._pool_size = 0
         # Held while this process encodes in a batch path that may run beside a fork, and while forking:
         # OpenBLAS's at-fork handler waits for its threads, so a fork during a BLAS call hangs forever.
         self._fork_lock = threading.Lock()
-
-    def warm_up(self) -> None:
-        """Load the model (idempotent, thread-safe)."""
-        with self._lock:
-            if not self._ready:
-                self._load()
-                self._ready = True
-
-    def _load(self) -> None:  # pragma: no cover - trivial default
-        """Load the model; an optional hook (default: nothing to load)."""
-        return None
 
     @abstractmethod
     def _encode(self, texts: list[str]) -> np.ndarray:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
@@ -20,19 +19,16 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelLoadError
+from ..lazy import WarmUp
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "xrerank"
 SHIPPED = "e5-xrerank"
 
 
-class PairScorer(ABC):
+class PairScorer(WarmUp, ABC):
     """Scores (question, sentence) pairs: one relevance logit per sentence."""
 
     name: str = ""
-
-    def warm_up(self) -> None:
-        """Load the model (once); an optional hook (default: nothing to load)."""
-        return None
 
     @abstractmethod
     def score(self, query: str, passages: list[str]) -> np.ndarray: ...
@@ -49,6 +45,7 @@ class E5CrossEncoder(PairScorer):
 
     def __init__(self, model_dir: Path | None = None, threads: int = 2, max_tokens: int | None = None,
                  batch_size: int = 16) -> None:
+        super().__init__()
         self.model_dir = model_dir or MODEL_DIR
         self.threads, self.batch_size = threads, batch_size
         self._max_tokens = max_tokens
@@ -56,36 +53,30 @@ class E5CrossEncoder(PairScorer):
         self._tokenizer: Any = None
         self._e5: Any = None
         self.card: dict[str, Any] = {}
-        self._lock = threading.Lock()
 
     @property
     def path(self) -> Path:
         return self.model_dir / "model.onnx"
 
-    def warm_up(self) -> None:
-        if self._session is not None:
-            return
-        with self._lock:
-            if self._session is not None:
-                return
-            import onnxruntime as ort
+    def _load(self) -> None:
+        import onnxruntime as ort
 
-            from .e5_weights import E5File
+        from .e5_weights import E5File
 
-            if not self.path.exists():
-                raise ModelLoadError(f"The multilingual reranker {self.path} is missing. Run `make train-reranker`, "
-                                     "or set CITECHAT_RETRIEVAL__MULTILINGUAL_RERANKER=none.")
-            card = self.path.with_name("card.json")
-            self.card = json.loads(card.read_text(encoding="utf-8")) if card.exists() else {}
-            e5 = E5File()
-            tok = e5.tokenizer()
-            tok.enable_truncation(self._max_tokens or int(self.card.get("max_tokens", 96)),
-                                  strategy="longest_first")
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = self.threads
-            opts.inter_op_num_threads = 1
-            self._session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
-            self._e5, self._tokenizer = e5, tok
+        if not self.path.exists():
+            raise ModelLoadError(f"The multilingual reranker {self.path} is missing. Run `make train-reranker`, "
+                                 "or set CITECHAT_RETRIEVAL__MULTILINGUAL_RERANKER=none.")
+        card = self.path.with_name("card.json")
+        self.card = json.loads(card.read_text(encoding="utf-8")) if card.exists() else {}
+        e5 = E5File()
+        tok = e5.tokenizer()
+        tok.enable_truncation(self._max_tokens or int(self.card.get("max_tokens", 96)),
+                              strategy="longest_first")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = self.threads
+        opts.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        self._e5, self._tokenizer = e5, tok
 
     def encode(self, query: str, passages: list[str]) -> list[Any]:
         """Tokenized pairs (what training feeds the model too)."""
@@ -124,23 +115,19 @@ class SentenceTransformersCrossEncoder(PairScorer):
     """Any sentence-transformers CrossEncoder: a hub name (needs the hub) or a local folder."""
 
     def __init__(self, name: str, max_tokens: int = 256, threads: int = 2) -> None:
+        super().__init__()
         self.name, self.max_tokens, self.threads = name, max_tokens, threads
         self._model: Any = None
-        self._lock = threading.Lock()
 
-    def warm_up(self) -> None:
-        if self._model is not None:
-            return
-        with self._lock:
-            if self._model is None:
-                from sentence_transformers import CrossEncoder
+    def _load(self) -> None:
+        from sentence_transformers import CrossEncoder
 
-                try:
-                    self._model = CrossEncoder(self.name, max_length=self.max_tokens, device="cpu")
-                except Exception as e:  # noqa: BLE001 - whatever the hub or folder said, told once
-                    raise ModelLoadError(f"Could not load the cross-encoder {self.name!r} ({e}). Name a local "
-                                         "folder saved by sentence-transformers, or a hub model this machine can "
-                                         "reach.") from e
+        try:
+            self._model = CrossEncoder(self.name, max_length=self.max_tokens, device="cpu")
+        except Exception as e:  # noqa: BLE001 - whatever the hub or folder said, told once
+            raise ModelLoadError(f"Could not load the cross-encoder {self.name!r} ({e}). Name a local "
+                                 "folder saved by sentence-transformers, or a hub model this machine can "
+                                 "reach.") from e
 
     def score(self, query: str, passages: list[str]) -> np.ndarray:
         self.warm_up()

