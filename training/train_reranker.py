@@ -359,13 +359,18 @@ def plot_losses(path: Path) -> None:
     plt.close(fig)
 
 
+EXPERIMENT: str | None = None  # --experiment: a trial recipe whose models and scores stay out of the shipped paths
+
+
 def part_dir(part: str) -> Path:
     """The shipped model (final), or a half's model beside the decision's fold models (for make eval-public)."""
+    if EXPERIMENT:
+        return WORK / EXPERIMENT / f"xrerank-{part}"
     return SHIPPED_DIR if part == "final" else FOLD_DIR / f"xrerank-{part}"
 
 
 def oof_path(name: str, half: int) -> Path:
-    return WORK / f"oof-{name}-half{half}.json"
+    return (WORK / EXPERIMENT if EXPERIMENT else WORK) / f"oof-{name}-half{half}.json"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -387,9 +392,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--loss", choices=["bce", "listwise"], default="listwise",
                     help="bce: each pair on its own; listwise: a question's gold sentence against its hard negatives")
     ap.add_argument("--report-only", action="store_true", help="only the out-of-fold ranking report")
+    ap.add_argument("--experiment", help="a trial: models and out-of-fold scores under training/cache/reranker/NAME/, "
+                    "the report in evals/results/reranker-oof-NAME.md; the shipped and fold models are untouched")
     args = ap.parse_args(argv)
+    global EXPERIMENT
+    EXPERIMENT = args.experiment
     sets = [s for s in args.sets.split(",") if s]
-    report = ROOT / "evals" / "results" / "reranker-oof"
+    report = ROOT / "evals" / "results" / ("reranker-oof" + (f"-{EXPERIMENT}" if EXPERIMENT else ""))
     if args.report_only:
         ranking_report(sets, report)
         return 0
@@ -411,7 +420,8 @@ def main(argv: list[str] | None = None) -> int:
                 groups = [question_group(q, v) for q, _u, v in got["rows"]]
                 by_set[name] = (got, {**half_of(groups), **halves})
             score_half(part, by_set, args)
-    plot_losses(ROOT / "docs" / "reranker-loss.png")
+    if not EXPERIMENT:
+        plot_losses(ROOT / "docs" / "reranker-loss.png")
     ranking_report(sets, report)
     print(f"done in {(time.time() - t0) / 60:.1f} min")
     return 0
