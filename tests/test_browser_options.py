@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 
 import pytest
 from browser_support import (
@@ -261,3 +262,23 @@ def test_library_shows_a_date_for_every_shipped_article_with_a_dateline(page):
         assert display_date(a.date) in row[a.source], (a.source, row[a.source])
     assert "03-10 (year not given)" in row["003_f440de96462a1fc9.txt"]
     shoot(page, "library.png")
+
+
+def test_a_stopped_server_leaves_no_conversation_on_disk(browser, tmp_path):
+    # `kill` / `docker stop` send SIGTERM: the app closes as on Ctrl-C, and the exported conversations go with it
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    srv = AppServer(copy_articles(ARTICLES, tmp_path / "articles"), tmp_path / "index", extra_env={"TMPDIR": str(tmp)})
+    try:
+        ctx, pg = open_page(browser, srv)
+        ask(pg, LUOHU)
+        wait_exports_ready(pg)
+        exports = list(tmp.glob("citechat-export-*/*/*/*.md"))
+        assert len(exports) == 1 and "Liu Sheng" in exports[0].read_text(encoding="utf-8")
+        ctx.close()
+    finally:
+        srv.proc.terminate()
+        code = srv.proc.wait(timeout=30)
+        srv.stop()
+    assert code == 0, Path(srv.log.name).read_text()
+    assert not list(tmp.glob("citechat-export-*"))

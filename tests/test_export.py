@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import json
 import re
 
@@ -177,6 +178,10 @@ def test_each_page_session_exports_into_its_own_folder_removed_when_it_closes(co
     folders.drop("session-a")  # the page closed: its files go, the other session's stay
     assert not a_md.exists() and b_md.exists()
     assert sorted(p.name for p in folders.root.iterdir()) == [b_md.parent.parent.name]
+    root = folders.root
+    del folders  # the app went away (at exit, or collected): its whole export root goes with it
+    gc.collect()
+    assert not root.exists()
 
 
 def test_a_failing_condense_call_is_logged(caplog):

@@ -3,6 +3,7 @@ warnings a server owner needs, then Gradio's launch. The command line parses the
 
 from __future__ import annotations
 
+import signal
 import sys
 
 from .commands import Options
@@ -18,6 +19,16 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
     if not sep or not user or not password:
         raise SettingsError("CITECHAT_AUTH must look like user:password")
     return user, password
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (`kill`, `docker stop`, systemd) stops the server as Ctrl-C does: Gradio closes it and the exit
+    handlers run, so the session export folders (ui/options.py) are removed."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def serve(opts: Options, host: str | None, port: int | None, ingest_first: bool) -> int:
@@ -54,6 +65,7 @@ def serve(opts: Options, host: str | None, port: int | None, ingest_first: bool)
     from .ui.app import build_app, launch_kwargs
 
     demo = build_app(engine)
+    _stop_on_sigterm()
     print(f"citechat is running on http://{settings.host}:{settings.port}", flush=True)
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=256).launch(
         server_name=settings.host, server_port=settings.port, auth=auth, show_error=False,

@@ -133,6 +133,7 @@ def _can_fork() -> bool:
 def _init_worker() -> None:
     assert _FORKED is not None
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the ingesting process's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the server's handler (serving.py): SIGTERM ends a worker
     _die_with_parent()
     _FORKED.set_threads(1)
 

@@ -7,6 +7,7 @@ import hashlib
 import shutil
 import tempfile
 import threading
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +140,8 @@ class ExportFolders:
         with self._lock:
             if self._root is None:
                 self._root = Path(tempfile.mkdtemp(prefix="citechat-export-"))
+                # the whole root goes when the app stops (or this object does): no conversation outlives the server
+                weakref.finalize(self, shutil.rmtree, self._root, True)
             return self._root
 
     def session_dir(self, session: str) -> Path:
