@@ -44,7 +44,7 @@ llm: $(LLM_STAMP)
 
 # Lint first (ruff rules I, F, B, UP and mypy, configured in pyproject.toml), then every test.
 test: index browser $(LLM_STAMP) lint
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=30
 
 # The quick loop (under 90 s on 2 cores is the aim): every tier but slow, browser, llm and server (tests/conftest.py
 # says how a test's tier is found). `make test` still runs everything, and is what CI runs.

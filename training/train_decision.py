@@ -91,12 +91,13 @@ def retrieved_candidates(name: str, full: bool = True, limit: int | None = None,
     return out
 
 
-def multilingual_scores(name: str, cache: Path = CACHE) -> dict[str, list[float]]:
+def multilingual_scores(name: str, folder: Path = CACHE / "reranker") -> dict[str, list[float]]:
     """Out-of-fold multilingual cross-encoder scores of a set's first candidates, per question id: each half's
-    questions scored by the reranker trained on the other half (training/train_reranker.py)."""
+    questions scored by the reranker trained on the other half (training/train_reranker.py; an --experiment's
+    scores are in its own folder)."""
     scores: dict[str, list[float]] = {}
     for half in (0, 1):
-        path = cache / "reranker" / f"oof-{name}-half{half}.json"
+        path = folder / f"oof-{name}-half{half}.json"
         if not path.exists():
             raise SystemExit(f"error: {path} is missing: run `make train-reranker` first, or train without --multilingual.")
         scores.update(json.loads(path.read_text(encoding="utf-8"))["scores"])
@@ -104,13 +105,14 @@ def multilingual_scores(name: str, cache: Path = CACHE) -> dict[str, list[float]
 
 
 def set_features(name: str, full: bool = True, limit: int | None = None, cache: Path = CACHE,
-                 index_root: Path | None = None, multilingual: bool = True) -> dict[str, np.ndarray]:
+                 index_root: Path | None = None, multilingual: bool = True,
+                 scores_dir: Path | None = None) -> dict[str, np.ndarray]:
     """Feature rows of one set (features are recomputed from the cached retrieval in about a minute). With
     `multilingual`, each question's first candidates carry the out-of-fold multilingual score, as the live
     retriever's first `multilingual_top_n` carry the shipped model's."""
     got = retrieved_candidates(name, full, limit, cache, index_root)
     stats = got["stats"]
-    oof = multilingual_scores(name, cache) if multilingual else {}
+    oof = multilingual_scores(name, scores_dir or cache / "reranker") if multilingual else {}
     for q, _unknown, views in got["rows"]:
         for v, score in zip(views, oof.get(q.id, [])):
             v.scores.xrerank = score
@@ -249,11 +251,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--multilingual", action="store_true",
                     help="add the multilingual cross-encoder's out-of-fold scores (needs `make train-reranker`); "
                          "the shipped decision is trained without them, its columns left empty")
+    ap.add_argument("--reranker-scores", type=Path,
+                    help="with --multilingual: the folder of out-of-fold scores (default training/cache/reranker; "
+                         "a train_reranker --experiment NAME writes training/cache/reranker/NAME)")
     args = ap.parse_args(argv)
     t0 = time.time()
     names = [s for s in args.sets.split(",") if s]
     data = {n: set_features(n, full=not args.sample, limit=args.limit, cache=args.cache, index_root=args.index_root,
-                            multilingual=args.multilingual) for n in names}
+                            multilingual=args.multilingual, scores_dir=args.reranker_scores) for n in names}
     for col in [c for c in args.without.split(",") if c]:
         for n in names:
             data[n]["X"][:, FEATURES.index(col)] = np.nan
