@@ -27,7 +27,7 @@ def run(monkeypatch, capsys):
     """The CLI in-process (cli.main, as `python -m citechat` runs it), with env_extra set for the call; the root
     logger's handlers are put back afterwards, since every command sets up logging for its process."""
     root = logging.getLogger()
-    saved = root.handlers[:], root.level
+    handlers, level = root.handlers[:], root.level
 
     def call(args: list[str], env_extra: dict) -> Ran:
         with monkeypatch.context() as m:
@@ -38,8 +38,8 @@ def run(monkeypatch, capsys):
         return Ran(code, out, err)
 
     yield call
-    root.handlers[:], _ = saved
-    root.setLevel(saved[1])
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def test_uploads_are_off_without_a_password_on_any_address():

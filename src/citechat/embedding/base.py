@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 class Embedder(WarmUp, ABC):
-    """Turns text into unit-length vectors. Subclasses implement `_encode` (and may override `warm_up`)."""
+    """Turns text into unit-length vectors. Subclasses implement `_encode` (and `_load`, which `warm_up` runs once)."""
 
     name: str = "embedder"
     query_prefix: str = ""
