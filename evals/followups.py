@@ -33,12 +33,11 @@ def read_followups(path: Path = FOLLOWUPS) -> list[dict]:
 
 
 def _own_engine():
-    from citechat.config import RetrievalSettings, Settings
+    from citechat.config import Settings
     from citechat.engine import Engine
 
     data = ROOT / "data" / "articles"
-    settings = Settings(index_dir=INDEX_ROOT / "own", data_dir=data, chroma_url=None,
-                        retrieval=RetrievalSettings(multilingual_reranker="none"))
+    settings = Settings(index_dir=INDEX_ROOT / "own", data_dir=data, chroma_url=None)
     engine = Engine(settings)
     engine.ingest([data], progress=False)
     return engine

@@ -44,22 +44,14 @@ def fresh_engine(make_engine, tmp_path):
     "question,source,expected",
     [
         ("How much did the glassworks restoration cost?", "glass.txt", "3.2 million euros"),
-        pytest.param("Who is the curator of the Porthaven museum?", "glass.txt", "Elena Marsh",
-                     marks=pytest.mark.xfail(strict=True, reason="known limitation (docs/decision.md): the right "
-                                             "sentence ('Curator Elena Marsh said the museum now displays ...') scores "
-                                             "0.14 against 0.31; the cross-encoder rates it low (logit 1.5) and a "
-                                             "three-article collection gives IDF features unlike the training "
-                                             "corpora's")),
+        ("Who is the curator of the Porthaven museum?", "glass.txt", "Elena Marsh"),
         ("How many tonnes of apples did the Lindenfeld cooperative harvest?", "orchard.md", "85 tonnes"),
         ("When was the orchard cooperative founded?", "orchard.md", "1962"),
         pytest.param("Who is the head of the Qingchuan county library?", "library_zh.txt", "王麗華",
                      marks=pytest.mark.xfail(strict=True, reason="known limitation: the sentence with 館長 scores under "
                                              "the en-zh threshold (dense similarity and the dictionary do not link "
                                              "'head' to 館長), so it abstains")),
-        pytest.param("青川縣圖書館藏書多少冊?", "library_zh.txt", "32萬冊",
-                     marks=pytest.mark.xfail(strict=True, reason="known limitation (docs/decision.md): the model "
-                                             "prefers the opening-day sentence, which names the library; a rule "
-                                             "requiring the asked measure word (冊) cost 1 point on XQuAD zh-zh")),
+        ("青川縣圖書館藏書多少冊?", "library_zh.txt", "32萬冊"),
         ("青川县图书馆开馆首日接待了多少读者?", "library_zh.txt", "2300"),
     ],
 )

@@ -63,7 +63,7 @@ def test_a_named_model_is_what_the_retriever_scores_with(tiny_cross_encoder, cor
 
     retriever = Retriever(settings, engine.store, engine.embedder, engine.retriever.encoder)
     assert isinstance(retriever.multilingual.encoder, SentenceTransformersCrossEncoder)
-    res = retriever.retrieve("Who presented flags in Luohu?")
+    res = retriever.retrieve("罗湖区向11个牵头单位授旗的是谁?")
     scored = [c for c in res.candidates if c.scores.xrerank is not None]
     assert 1 <= len(scored) <= 3
     assert scored == [c for c in res.candidates if c.scores.xrerank is not None][:3]
@@ -92,9 +92,27 @@ def test_scorer_covers_only_the_first_citable_candidates():
     cands = [Candidate(id=str(i), text=t, source="a.txt", start=0, end=len(t)) for i, t in
              enumerate(["First sentence here.", "By Reporter Wang", "Second one.", "Third one here.", "Fourth."])]
     scorer = Length()
-    MultilingualScorer(scorer, top_n=3).run("q", cands)
+    MultilingualScorer(scorer, top_n=3, skip_english=False).run("q", cands)
     assert len(scorer.calls) == 1 and len(scorer.calls[0]) == 3
     assert [c.scores.xrerank for c in cands] == [20.0, None, 11.0, 15.0, None]
+
+
+def test_english_pairs_are_left_to_the_english_cross_encoder():
+    from citechat.retrieval.candidates import Candidate
+
+    class Ones(PairScorer):
+        def score(self, query, passages):
+            return np.ones(len(passages), dtype=np.float32)
+
+    def scored(question: str, skip_english: bool = True) -> list[bool]:
+        cands = [Candidate(id=str(i), text=t, source="a.txt", start=0, end=len(t))
+                 for i, t in enumerate(["Flags were presented.", "罗湖区召开会议。", "The units report monthly."])]
+        MultilingualScorer(Ones(), top_n=3, skip_english=skip_english).run(question, cands)
+        return [c.scores.xrerank is not None for c in cands]
+
+    assert scored("Who presented flags?") == [False, True, False]
+    assert scored("谁授旗?") == [True, True, True]
+    assert scored("Who presented flags?", skip_english=False) == [True, True, True]
 
 
 def test_shipped_model_reads_both_languages():

@@ -33,7 +33,9 @@ from citechat.answer.decision import MODEL_DIR, MODEL_NAME, balanced_point, cita
 from citechat.answer.features import FEATURES, candidate_features, question_features  # noqa: E402
 from citechat.answer.question import analyse_question  # noqa: E402
 from citechat.evaluation import holds_answer  # noqa: E402
+from citechat.config import RetrievalSettings  # noqa: E402
 from citechat.language import is_cjk  # noqa: E402
+from citechat.retrieval.rerank import reads_pair  # noqa: E402
 
 CACHE = ROOT / "training" / "cache"
 SET_PAIR = {"en-en": "en-en", "en-zh": "en-zh", "zh-zh": "zh-zh", "cmrc-zh": "zh-zh", "zh-en": "zh-en"}
@@ -106,16 +108,17 @@ def multilingual_scores(name: str, folder: Path = CACHE / "reranker") -> dict[st
 
 def set_features(name: str, full: bool = True, limit: int | None = None, cache: Path = CACHE,
                  index_root: Path | None = None, multilingual: bool = True,
-                 scores_dir: Path | None = None) -> dict[str, np.ndarray]:
+                 scores_dir: Path | None = None, skip_english: bool | None = None) -> dict[str, np.ndarray]:
     """Feature rows of one set (features are recomputed from the cached retrieval in about a minute). With
     `multilingual`, each question's first candidates carry the out-of-fold multilingual score, as the live
-    retriever's first `multilingual_top_n` carry the shipped model's."""
+    retriever's first `multilingual_top_n` carry the shipped model's (the pairs it reads: `reads_pair`)."""
     got = retrieved_candidates(name, full, limit, cache, index_root)
     stats = got["stats"]
     oof = multilingual_scores(name, scores_dir or cache / "reranker") if multilingual else {}
+    skip_english = RetrievalSettings().multilingual_skip_english if skip_english is None else skip_english
     for q, _unknown, views in got["rows"]:
         for v, score in zip(views, oof.get(q.id, [])):
-            v.scores.xrerank = score
+            v.scores.xrerank = score if reads_pair(q.question, v.text, skip_english) else None
     X_rows, labels, qidx, sources, pairs, groups, ids, answerable = [], [], [], [], [], [], [], []
     for i, (q, unknown, views) in enumerate(got["rows"]):
         X_rows.append(candidate_features(question_features(analyse_question(q.question)), views, stats, unknown))
@@ -254,11 +257,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reranker-scores", type=Path,
                     help="with --multilingual: the folder of out-of-fold scores (default training/cache/reranker; "
                          "a train_reranker --experiment NAME writes training/cache/reranker/NAME)")
+    ap.add_argument("--xr-english", action="store_true",
+                    help="with --multilingual: also English question/English sentence pairs (the runtime's "
+                         "retrieval.multilingual_skip_english=false)")
     args = ap.parse_args(argv)
     t0 = time.time()
     names = [s for s in args.sets.split(",") if s]
     data = {n: set_features(n, full=not args.sample, limit=args.limit, cache=args.cache, index_root=args.index_root,
-                            multilingual=args.multilingual, scores_dir=args.reranker_scores) for n in names}
+                            multilingual=args.multilingual, scores_dir=args.reranker_scores,
+                            skip_english=not args.xr_english) for n in names}
     for col in [c for c in args.without.split(",") if c]:
         for n in names:
             data[n]["X"][:, FEATURES.index(col)] = np.nan
@@ -326,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         "trained_on": {n: {"file": set_file(n, not args.sample).name, "questions": int(len(data[n]["ids"])),
                            "rows": int(len(data[n]["X"]))} for n in names},
         "limit": args.limit,
+        "multilingual": args.multilingual, "xr_english": args.xr_english,
         "out_of_fold": {"per_set": set_chosen, "per_pair": chosen_pair, "folds": args.folds},
         "feature_gain": {f: round(float(g), 1) for f, g in sorted(zip(FEATURES, gain), key=lambda t: -t[1])},
     }
@@ -333,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     question_fold = {f"{n}:{qid}": folds[str(g)] for n in names for qid, g in zip(data[n]["ids"], data[n]["group"])}
     (args.fold_dir / "folds.json").write_text(json.dumps({
         "folds": args.folds, "thresholds": thresholds, "fold_thresholds": fold_thresholds,
-        "multilingual": args.multilingual, "question_fold": question_fold}) + "\n", encoding="utf-8")
+        "multilingual": args.multilingual, "xr_english": args.xr_english, "question_fold": question_fold}) + "\n",
+        encoding="utf-8")
     print(f"wrote {model_path} (+ .json), {args.folds} fold models in {args.fold_dir}; {time.time() - t0:.0f} s")
     return 0
 

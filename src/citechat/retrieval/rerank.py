@@ -103,18 +103,25 @@ class CrossEncoderRanker:
                 best = max(best, float(logit))
 
 
+def reads_pair(question: str, text: str, skip_english: bool = True) -> bool:
+    """Whether the multilingual cross-encoder scores this pair: with `skip_english`, every pair but an English
+    question against an English sentence (the English cross-encoder's)."""
+    return not skip_english or is_cjk(question) or is_cjk(text)
+
+
 class MultilingualScorer:
     """Scores the first `top_n` citable candidates of the ranked list with the multilingual cross-encoder
-    (`scores.xrerank`), every language pair, in batches; it does not reorder them (the answer decision reads the
+    (`scores.xrerank`), the pairs `reads_pair` admits, in batches; it does not reorder them (the answer decision reads the
     score). Training scores the same candidates (training/train_reranker.py), so the two can't drift apart."""
 
-    def __init__(self, encoder: PairScorer | None, top_n: int = 12) -> None:
-        self.encoder, self.top_n = encoder, top_n
+    def __init__(self, encoder: PairScorer | None, top_n: int = 12, skip_english: bool = True) -> None:
+        self.encoder, self.top_n, self.skip_english = encoder, top_n, skip_english
 
     def run(self, question: str, candidates: list[Candidate]) -> list[Candidate]:
         if self.encoder is None or self.top_n <= 0:
             return candidates
         picked = [c for c in candidates if not is_byline(c.text)][: self.top_n]
+        picked = [c for c in picked if reads_pair(question, c.text, self.skip_english)]
         if picked:
             for c, logit in zip(picked, self.encoder.score(question, [c.text for c in picked]), strict=False):
                 c.scores.xrerank = float(logit)
