@@ -62,8 +62,8 @@ class RetrievalSettings(BaseModel):
         8, ge=0, description="Candidates (in ranked order) the multilingual cross-encoder scores per question.",
     )
     multilingual_skip_english: bool = Field(
-        True, description="Leave English question/English sentence pairs to the English cross-encoder (the "
-        "multilingual one added nothing there out of fold, and cost 150 ms a question).",
+        True, description="Leave English question/English sentence pairs to the English cross-encoder when it runs "
+        "(`reranker` is not 'none'): the multilingual one added nothing there out of fold, and costs 150 ms a question.",
     )
     multilingual_max_tokens: int | None = Field(
         None, ge=16, description="Question+sentence tokens it reads (default: what it was trained with).",

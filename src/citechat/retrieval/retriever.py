@@ -37,7 +37,7 @@ class Retriever:
             multilingual = make_pair_scorer(r.multilingual_reranker, threads=settings.question_threads or 2,
                                             max_tokens=r.multilingual_max_tokens)
         self.multilingual = MultilingualScorer(multilingual, top_n=r.multilingual_top_n,
-                                               skip_english=r.multilingual_skip_english)
+                                               skip_english=r.multilingual_skip_english and encoder is not None)
 
     def warm_up(self) -> None:
         self.dense.embedder.warm_up()
