@@ -33,7 +33,6 @@ from citechat.answer.decision import MODEL_DIR, MODEL_NAME, balanced_point, cita
 from citechat.answer.features import FEATURES, candidate_features, question_features  # noqa: E402
 from citechat.answer.question import analyse_question  # noqa: E402
 from citechat.evaluation import holds_answer  # noqa: E402
-from citechat.config import RetrievalSettings  # noqa: E402
 from citechat.language import is_cjk  # noqa: E402
 from citechat.retrieval.rerank import reads_pair  # noqa: E402
 
@@ -108,14 +107,13 @@ def multilingual_scores(name: str, folder: Path = CACHE / "reranker") -> dict[st
 
 def set_features(name: str, full: bool = True, limit: int | None = None, cache: Path = CACHE,
                  index_root: Path | None = None, multilingual: bool = True,
-                 scores_dir: Path | None = None, skip_english: bool | None = None) -> dict[str, np.ndarray]:
+                 scores_dir: Path | None = None, skip_english: bool = True) -> dict[str, np.ndarray]:
     """Feature rows of one set (features are recomputed from the cached retrieval in about a minute). With
     `multilingual`, each question's first candidates carry the out-of-fold multilingual score, as the live
     retriever's first `multilingual_top_n` carry the shipped model's (the pairs it reads: `reads_pair`)."""
     got = retrieved_candidates(name, full, limit, cache, index_root)
     stats = got["stats"]
     oof = multilingual_scores(name, scores_dir or cache / "reranker") if multilingual else {}
-    skip_english = RetrievalSettings().multilingual_skip_english if skip_english is None else skip_english
     for q, _unknown, views in got["rows"]:
         for v, score in zip(views, oof.get(q.id, [])):
             v.scores.xrerank = score if reads_pair(q.question, v.text, skip_english) else None
